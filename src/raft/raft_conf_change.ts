@@ -1,0 +1,105 @@
+/**
+ * Membership changes of a {@linkcode Raft} node: applying a committed change, switching the
+ * active configuration, and the automatic leave of a joint configuration.
+ *
+ * @module
+ */
+
+import { encodeConfChange } from "./conf_change_codec.ts";
+import type { Changer, ChangeResult } from "./confchange/changer.ts";
+import { isRaftError } from "./errors.ts";
+import type { Raft } from "./raft.ts";
+import { maybeSendAppend } from "./raft_replication.ts";
+import {
+  type ConfChange,
+  ConfChangeTransition,
+  type ConfState,
+  type Entry,
+  EntryType,
+  MessageType,
+  NONE,
+  StateType,
+} from "./types.ts";
+
+/**
+ * Applies `cc` through `changer` by etcd's rules: an empty Auto change leaves the joint config;
+ * a non-Auto transition or several changes enter one (auto-leaving unless JointExplicit);
+ * otherwise the change is simple.
+ * @throws {RaftError} ErrInvalidConfChange when the change does not fit the configuration
+ */
+export function computeConfChange(changer: Changer, cc: ConfChange): ChangeResult {
+  if (cc.transition === ConfChangeTransition.Auto && cc.changes.length === 0) {
+    return changer.leaveJoint();
+  }
+  if (cc.transition !== ConfChangeTransition.Auto || cc.changes.length > 1) {
+    return changer.enterJoint(cc.transition !== ConfChangeTransition.JointExplicit, cc.changes);
+  }
+  return changer.simple(cc.changes);
+}
+
+/** A (not yet appended) log entry carrying `cc`. */
+export function confChangeEntry(cc: ConfChange): Entry {
+  return { term: 0, index: 0, type: EntryType.ConfChange, data: encodeConfChange(cc) };
+}
+
+/**
+ * Makes `next` the active membership of `r`. A leader that is removed or demoted steps down; a
+ * leader that stays may commit (the quorum changed) and probes new members.
+ * @returns the new membership
+ */
+export function switchToConfig(r: Raft, next: ChangeResult): ConfState {
+  r.trk.config = next.config;
+  r.trk.progress = next.progress;
+  const cs = r.trk.confState();
+  const pr = r.trk.progress.get(r.id);
+  r.isLearner = pr !== undefined && pr.isLearner;
+  if ((pr === undefined || r.isLearner) && r.state === StateType.Leader) {
+    r.cfg.logger.info("leader left the voters, stepping down", { node_id: r.id, term: r.term });
+    r.becomeFollower(r.term, NONE);
+    return cs;
+  }
+  if (r.state !== StateType.Leader || cs.voters.length === 0) return cs;
+  if (r.maybeCommit()) {
+    r.appendsPending = true;
+  } else {
+    for (const id of r.trk.sortedIds()) {
+      if (id !== r.id) maybeSendAppend(r, id);
+    }
+  }
+  if (r.leadTransferee !== NONE && !r.trk.config.voters.ids().has(r.leadTransferee)) {
+    r.leadTransferee = NONE;
+  }
+  return cs;
+}
+
+/**
+ * Proposes leaving the joint configuration when `r` leads one marked auto-leave and it is
+ * applied.
+ */
+export function maybeAutoLeave(r: Raft): void {
+  if (
+    !r.trk.config.autoLeave || r.raftLog.applied < r.pendingConfIndex ||
+    r.state !== StateType.Leader
+  ) {
+    return;
+  }
+  const m = r.localMessage(MessageType.Prop);
+  m.entries = [
+    confChangeEntry({
+      transition: ConfChangeTransition.Auto,
+      changes: [],
+      context: new Uint8Array(0),
+    }),
+  ];
+  try {
+    r.step(m);
+  } catch (err) {
+    // A leader transfer in progress drops proposals; the next apply retries.
+    if (!isRaftError(err, "ErrProposalDropped")) throw err;
+    return;
+  }
+  r.cfg.logger.info("initiating automatic transition out of joint configuration", {
+    node_id: r.id,
+    config: r.trk.config.toString(),
+  });
+}
