@@ -1,0 +1,411 @@
+/**
+ * The production {@linkcode Engine}: one LMDB environment per data directory (npm `lmdb`), one
+ * named database per keyspace, binary keys and values.
+ *
+ * Writes: each batch is applied inside an lmdb-js child transaction (`childTransaction`) of the
+ * asynchronous write transaction that lmdb-js's writer thread commits; batches issued while a
+ * commit is under way share the next commit (group commit), and a batch that throws aborts
+ * alone.
+ *
+ * Durability: the environment runs in lmdb-js's default "overlapping sync" mode: the writer
+ * thread flushes (fdatasync) after each commit, off the main thread, and after a machine crash
+ * LMDB rolls back to the last flushed transaction instead of reading unflushed pages. A `sync`
+ * batch resolves only after the flush of its commit (`flushed`); a batch without `sync` is
+ * promised only to be committed (visible, safe from a process crash). lmdb-js 3.5 in fact
+ * resolves commits after their flush too, so `sync: false` is not faster today; an environment
+ * opened with `noSync` plus an explicit flush for sync batches would make it so, at the price of
+ * LMDB's warning that a machine crash may then corrupt the file.
+ *
+ * Reads: `get` copies the value out of lmdb-js's reused buffer; every returned array is a plain
+ * Uint8Array the caller owns.
+ *
+ * @module
+ */
+
+import { type Database, open, type RootDatabase, type Transaction } from "lmdb";
+import { join, resolve } from "node:path";
+import { ErrorCode, isRangeDbError, RangeDbError } from "../base/errors.ts";
+import {
+  type Engine,
+  type EngineStats,
+  type Keyspace,
+  KEYSPACES,
+  type KeyspaceStats,
+  type KeyValue,
+  type ScanOptions,
+  type Snapshot,
+  type WriteBatch,
+  type WriteOptions,
+} from "./engine.ts";
+import { checkOp, OpWriteBatch, ownBatch } from "./_write_batch.ts";
+import { closedError, resolveScan } from "./_scan_options.ts";
+import { prepareDataDir } from "./_lmdb_open.ts";
+import { encodeFormatVersion, FORMAT_VERSION_KEY, STORAGE_FORMAT_VERSION } from "./_lmdb_probe.ts";
+
+/** A keyspace's database: binary keys, binary values (lmdb-js returns Buffers). */
+type KeyspaceDb = Database<Uint8Array, Uint8Array>;
+
+/** Options of {@linkcode openLmdbEngine}. */
+export interface LmdbEngineOptions {
+  /**
+   * Initial size of the memory map in bytes; lmdb-js grows it on demand, so this only saves
+   * remaps when a large store is loaded.
+   * @default 128 KiB (lmdb-js's default)
+   */
+  mapSize?: number;
+}
+
+/**
+ * Data directories open in this process. lmdb-js shares one environment among all opens of a
+ * path, so a second engine (or the read-only probe of a second open) would act on the first
+ * one's environment; opening twice is refused instead.
+ */
+const openPaths = new Set<string>();
+
+/**
+ * A RangeDbError for an error thrown by lmdb-js: CORRUPTION for LMDB's page-level checks (LMDB
+ * keeps no checksums, so damage is found only when a damaged page is read), INTERNAL otherwise.
+ */
+function lmdbFailure(action: string, err: unknown): RangeDbError {
+  if (isRangeDbError(err)) return err;
+  const corrupt = /MDB_CORRUPTED|MDB_PAGE_NOTFOUND|Invalid key size/.test(String(err));
+  return new RangeDbError(
+    corrupt ? ErrorCode.CORRUPTION : ErrorCode.INTERNAL,
+    `Cannot ${action} as LMDB failed: ${err}`,
+    { cause: err },
+  );
+}
+
+/** A plain Uint8Array over the bytes of a Buffer that lmdb-js freshly allocated for this read. */
+function own(bytes: Uint8Array): Uint8Array {
+  return new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+}
+
+/**
+ * lmdb-js's fastest point read: the value lands in a buffer reused by the next read, whose
+ * `length` property (not its real length) is the value's size, so exactly that many bytes are
+ * copied at once into a plain Uint8Array the caller owns. The `options` argument (a read
+ * transaction) is accepted at run time but missing from lmdb-js's type declarations.
+ */
+function getCopy(db: KeyspaceDb, key: Uint8Array, options?: { transaction: Transaction }) {
+  const fast = (db.getBinaryFast as (k: Uint8Array, o?: unknown) => Uint8Array | undefined)
+    .call(db, key, options);
+  return fast === undefined
+    ? undefined
+    : new Uint8Array(fast.buffer, fast.byteOffset, fast.length).slice();
+}
+
+/**
+ * lmdb-js range options for our [start, end) in either direction. When reverse, lmdb-js starts
+ * at `start` and walks down to `end`, so our exclusive upper bound becomes an exclusive start and
+ * our inclusive lower bound an inclusive end.
+ */
+function rangeOptions(options: ScanOptions | undefined, transaction?: Transaction) {
+  const { start, end, reverse, limit } = resolveScan(options);
+  const range: Record<string, unknown> = { reverse, transaction };
+  if (limit !== Infinity) range.limit = limit;
+  if (reverse) {
+    // Without an end, lmdb-js stops at its default beginning key [0x00]: inclusive keeps it.
+    range.inclusiveEnd = true;
+    if (end !== undefined) Object.assign(range, { start: end, exclusiveStart: true });
+    if (start !== undefined) range.end = start;
+  } else {
+    if (start !== undefined) range.start = start;
+    if (end !== undefined) range.end = end;
+  }
+  return { range, empty: limit === 0 };
+}
+
+/**
+ * Iterates lazily. `transaction` is called at the first step, when lmdb-js attaches the cursor,
+ * and names the read transaction to use (undefined: lmdb-js's shared current one).
+ */
+function* scanDb(
+  db: KeyspaceDb,
+  options: ScanOptions | undefined,
+  transaction: () => Transaction | undefined,
+): Generator<KeyValue> {
+  const { range, empty } = rangeOptions(options, transaction());
+  if (empty) return;
+  try {
+    for (const { key, value } of db.getRange(range)) {
+      yield { key: own(key), value: own(value) };
+    }
+  } catch (err) {
+    throw lmdbFailure("scan", err);
+  }
+}
+
+class LmdbSnapshot implements Snapshot {
+  /** The read options of every read, allocated once; undefined once closed. */
+  #read: { transaction: Transaction } | undefined;
+
+  constructor(
+    transaction: Transaction,
+    readonly dbs: Record<Keyspace, KeyspaceDb>,
+    readonly onClose: (snapshot: LmdbSnapshot) => void,
+  ) {
+    this.#read = { transaction };
+  }
+
+  #open(action: string): { transaction: Transaction } {
+    if (this.#read === undefined) throw closedError(action, "snapshot");
+    return this.#read;
+  }
+
+  get(keyspace: Keyspace, key: Uint8Array): Uint8Array | undefined {
+    const read = this.#open("read key");
+    try {
+      return getCopy(this.dbs[keyspace], key, read);
+    } catch (err) {
+      throw lmdbFailure("read key", err);
+    }
+  }
+
+  /**
+   * Ranges over an explicit transaction cost lmdb-js a new native cursor each (about 4x slower
+   * for short scans), so while this snapshot's transaction is still lmdb-js's shared current read
+   * transaction the range runs without one and reuses the pooled cursor. Invariant (lmdb-js 3.5
+   * read.js): a read transaction that someone holds (as this snapshot does, by `use()`) is never
+   * renewed in place; when a commit resets the shared transaction, a held one is marked
+   * `notCurrent` and replaced, and from then on the range must name it explicitly. The check
+   * runs at the first step of the iteration, when the cursor is attached.
+   */
+  scan(keyspace: Keyspace, options?: ScanOptions): Iterable<KeyValue> {
+    const { transaction } = this.#open("scan");
+    resolveScan(options);
+    const held = transaction as Transaction & { notCurrent?: boolean };
+    return scanDb(this.dbs[keyspace], options, () => {
+      this.#open("scan");
+      return held.notCurrent ? held : undefined;
+    });
+  }
+
+  close(): void {
+    if (this.#read === undefined) return;
+    this.#read.transaction.done();
+    this.#read = undefined;
+    this.onClose(this);
+  }
+}
+
+/** The LMDB engine; see {@linkcode openLmdbEngine}. */
+export class LmdbEngine implements Engine {
+  readonly #root: RootDatabase;
+  readonly #dbs: Record<Keyspace, KeyspaceDb>;
+  readonly #snapshots = new Set<LmdbSnapshot>();
+  readonly #pending = new Set<Promise<unknown>>();
+  #open = true;
+
+  /** Use {@linkcode openLmdbEngine}. */
+  constructor(readonly path: string, root: RootDatabase, dbs: Record<Keyspace, KeyspaceDb>) {
+    this.#root = root;
+    this.#dbs = dbs;
+  }
+
+  #check(action: string): void {
+    if (!this.#open) throw closedError(action, "engine");
+  }
+
+  get(keyspace: Keyspace, key: Uint8Array): Uint8Array | undefined {
+    this.#check("read key");
+    try {
+      return getCopy(this.#dbs[keyspace], key);
+    } catch (err) {
+      throw lmdbFailure("read key", err);
+    }
+  }
+
+  /**
+   * Iterates lazily over the LMDB read transaction current at the first step; writes committed
+   * during the iteration are not seen by it. Finish or abandon (break out of) iterations
+   * promptly, and before close(): an open one pins old pages.
+   */
+  scan(keyspace: Keyspace, options?: ScanOptions): Iterable<KeyValue> {
+    this.#check("scan");
+    resolveScan(options);
+    return scanDb(this.#dbs[keyspace], options, () => {
+      this.#check("scan");
+      return undefined;
+    });
+  }
+
+  batch(): WriteBatch {
+    this.#check("start batch");
+    return new OpWriteBatch(this);
+  }
+
+  write(batch: WriteBatch, options?: WriteOptions): Promise<void> {
+    let ops;
+    try {
+      this.#check("write batch");
+      ops = ownBatch(batch, this).ops;
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    const dbs = this.#dbs;
+    // Runs inside lmdb-js's write transaction (a child transaction of the turn's commit): a
+    // throw aborts every operation of this batch and rejects its promise.
+    const committed = this.#root.childTransaction(() => {
+      for (let i = 0; i < ops.length; i++) {
+        const op = ops[i];
+        checkOp(op, i);
+        const db = dbs[op.keyspace];
+        if (op.kind === "put") db.putSync(op.key, op.value);
+        else if (op.kind === "delete") db.removeSync(op.key);
+        else {
+          const doomed = Array.from(db.getKeys({ start: op.key, end: op.end }));
+          for (const key of doomed) db.removeSync(key);
+        }
+      }
+    });
+    const done =
+      ((options?.sync ?? true)
+        ? committed.then(() => this.#root.flushed).then(() => undefined)
+        : committed.then(() => undefined)).catch((err) => {
+          throw lmdbFailure("write batch", err);
+        });
+    this.#pending.add(done);
+    const forget = () => this.#pending.delete(done);
+    done.then(forget, forget);
+    return done;
+  }
+
+  snapshot(): Snapshot {
+    this.#check("take snapshot");
+    const snapshot = new LmdbSnapshot(
+      this.#root.useReadTransaction(),
+      this.#dbs,
+      (s) => this.#snapshots.delete(s),
+    );
+    this.#snapshots.add(snapshot);
+    return snapshot;
+  }
+
+  /** Scans every keyspace for its logical size: O(entries), not for hot paths. */
+  stats(): EngineStats {
+    this.#check("read stats");
+    const keyspaces: Partial<Record<Keyspace, KeyspaceStats>> = {};
+    for (const ks of KEYSPACES) {
+      let entries = 0;
+      let logicalBytes = 0;
+      for (const { key, value } of this.#dbs[ks].getRange({})) {
+        entries++;
+        logicalBytes += key.length + value.length;
+      }
+      keyspaces[ks] = { entries, logicalBytes };
+    }
+    let diskBytes = 0;
+    for (const entry of Deno.readDirSync(this.path)) {
+      if (entry.isFile) diskBytes += Deno.statSync(join(this.path, entry.name)).size;
+    }
+    return { keyspaces: keyspaces as Record<Keyspace, KeyspaceStats>, diskBytes };
+  }
+
+  /** Closes open snapshots, waits for writes in flight, then closes the environment. */
+  async close(): Promise<void> {
+    if (!this.#open) return;
+    this.#open = false;
+    for (const snapshot of [...this.#snapshots]) snapshot.close();
+    await Promise.allSettled([...this.#pending]);
+    try {
+      await this.#root.close();
+    } finally {
+      openPaths.delete(this.path);
+    }
+  }
+}
+
+function openDbs(root: RootDatabase): Record<Keyspace, KeyspaceDb> {
+  const dbs: Partial<Record<Keyspace, KeyspaceDb>> = {};
+  for (const name of KEYSPACES) {
+    dbs[name] = root.openDB<Uint8Array, Uint8Array>({
+      name,
+      keyEncoding: "binary",
+      encoding: "binary",
+    });
+  }
+  return dbs as Record<Keyspace, KeyspaceDb>;
+}
+
+/**
+ * Opens (creating if needed) the LMDB engine of a data directory.
+ *
+ * Before LMDB opens anything read-write, the directory is checked: a data file that is not
+ * LMDB, damaged or truncated fails with CORRUPTION, one written by a newer storage format with
+ * UNSUPPORTED_FORMAT, and in both cases no data file is changed. A new directory gets the
+ * current format version ({@linkcode STORAGE_FORMAT_VERSION}) in the `local` keyspace.
+ *
+ * @param path the data directory (created when absent)
+ * @param options see {@linkcode LmdbEngineOptions}
+ * @returns the open engine
+ * @throws {RangeDbError} INVALID_ARGUMENT when `path` is not a directory; FAILED_PRECONDITION
+ * when it cannot be created or written, or is already open in this process; CORRUPTION;
+ * UNSUPPORTED_FORMAT
+ *
+ * @example
+ * ```ts
+ * import { openLmdbEngine } from "./lmdb_engine.ts";
+ * const dir = await Deno.makeTempDir();
+ * const engine = await openLmdbEngine(dir);
+ * const batch = engine.batch();
+ * batch.put("data", new Uint8Array([1]), new Uint8Array([42]));
+ * await engine.write(batch, { sync: true });
+ * engine.get("data", new Uint8Array([1])); // Uint8Array [42]
+ * await engine.close();
+ * await Deno.remove(dir, { recursive: true });
+ * ```
+ */
+export async function openLmdbEngine(
+  path: string,
+  options: LmdbEngineOptions = {},
+): Promise<LmdbEngine> {
+  const key = resolve(path);
+  if (openPaths.has(key)) {
+    throw new RangeDbError(
+      ErrorCode.FAILED_PRECONDITION,
+      `Cannot open storage engine as the data directory is already open in this process: ${key}`,
+      { details: { path: key } },
+    );
+  }
+  openPaths.add(key);
+  try {
+    return await openRegistered(key, options);
+  } catch (err) {
+    openPaths.delete(key);
+    throw err;
+  }
+}
+
+async function openRegistered(path: string, options: LmdbEngineOptions): Promise<LmdbEngine> {
+  const { storedVersion } = await prepareDataDir(path);
+  let root: RootDatabase;
+  try {
+    root = open({
+      path,
+      maxDbs: KEYSPACES.length + 4,
+      keyEncoding: "binary",
+      encoding: "binary",
+      ...(options.mapSize === undefined ? {} : { mapSize: options.mapSize }),
+    });
+  } catch (err) {
+    throw new RangeDbError(
+      ErrorCode.FAILED_PRECONDITION,
+      `Cannot open storage engine as LMDB refused the data directory: ${path}: ${err}`,
+      { cause: err, details: { path } },
+    );
+  }
+  try {
+    const dbs = openDbs(root);
+    if (storedVersion === undefined) {
+      await root.transaction(() => {
+        dbs.local.putSync(FORMAT_VERSION_KEY, encodeFormatVersion(STORAGE_FORMAT_VERSION));
+      });
+      await root.flushed;
+    }
+    return new LmdbEngine(path, root, dbs);
+  } catch (err) {
+    await root.close();
+    throw lmdbFailure("initialise storage engine", err);
+  }
+}

@@ -1,0 +1,24 @@
+/**
+ * The storage layer's public surface: the {@linkcode Engine} contract, the LMDB engine used by
+ * nodes and the in-memory engine used by unit tests.
+ *
+ * @example
+ * ```ts
+ * import { openLmdbEngine } from "./mod.ts";
+ * const dir = await Deno.makeTempDir();
+ * const engine = await openLmdbEngine(dir);
+ * const batch = engine.batch();
+ * batch.put("local", new TextEncoder().encode("node_id"), new Uint8Array([7]));
+ * await engine.write(batch, { sync: true });
+ * await engine.close();
+ * await Deno.remove(dir, { recursive: true });
+ * ```
+ *
+ * @module
+ */
+
+export * from "./engine.ts";
+export { compareBytes } from "./compare_bytes.ts";
+export { createMemoryEngine, MemoryEngine } from "./memory_engine.ts";
+export { LmdbEngine, type LmdbEngineOptions, openLmdbEngine } from "./lmdb_engine.ts";
+export { STORAGE_FORMAT_VERSION } from "./_lmdb_probe.ts";
