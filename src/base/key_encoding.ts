@@ -132,19 +132,12 @@ export function encodedBytesLength(bytes: Uint8Array): number {
  */
 export function writeEncodedBytes(target: Uint8Array, offset: number, bytes: Uint8Array): number {
   let o = offset;
-  // Keys rarely hold 0x00, so copy runs between zeros in bulk rather than byte by byte.
-  let runStart = 0;
+  // A plain loop: keys are short, and bulk copies of subarrays cost an allocation each.
   for (let i = 0; i < bytes.length; i++) {
-    if (bytes[i] === 0) {
-      target.set(bytes.subarray(runStart, i), o);
-      o += i - runStart;
-      target[o++] = 0x00;
-      target[o++] = 0xff;
-      runStart = i + 1;
-    }
+    const b = bytes[i];
+    target[o++] = b;
+    if (b === 0) target[o++] = 0xff;
   }
-  target.set(bytes.subarray(runStart), o);
-  o += bytes.length - runStart;
   target[o++] = 0x00;
   target[o++] = 0x01;
   return o;
