@@ -1,0 +1,78 @@
+/**
+ * `deno task build`: compiles RangeDB into one self-contained binary per target under `dist/`.
+ *
+ * `deno compile` downloads a `denort` runtime for each target; where Deno's download server is
+ * unreachable this script says so and exits non-zero. Setting `DENORT_BIN` to a full `deno`
+ * binary lets compile finish offline (the result then runs as plain deno, but it shows what got
+ * embedded). Native addons (lmdb) are embedded from node_modules, so a target other than the
+ * host needs its `@lmdb/lmdb-<os>-<arch>` prebuild installed (`npm install --os=… --cpu=…`).
+ *
+ * Usage: `deno task build [--target TRIPLE ...]` (default: the host target).
+ *
+ * @module
+ */
+import { parseArgs } from "node:util";
+
+/** Dev-only packages that must not be embedded (ARCHITECTURE §9). */
+const EXCLUDES = [
+  "node_modules/deno",
+  "node_modules/@deno",
+  "node_modules/@bufbuild/buf",
+  "node_modules/@bufbuild/protoc-gen-es",
+  "node_modules/@bufbuild/protoplugin",
+  "node_modules/fast-check",
+  "node_modules/esbuild",
+  "node_modules/@esbuild",
+  "node_modules/playwright-core",
+  "node_modules/bintrees/test",
+  "node_modules/typescript",
+];
+
+const HOST_TARGET = `${Deno.build.arch}-${
+  Deno.build.os === "darwin"
+    ? "apple-darwin"
+    : Deno.build.os === "windows"
+    ? "pc-windows-msvc"
+    : "unknown-linux-gnu"
+}`;
+
+const { values } = parseArgs({
+  args: Deno.args,
+  options: { target: { type: "string", multiple: true } },
+});
+const targets = values.target ?? [HOST_TARGET];
+
+await Deno.mkdir("dist", { recursive: true });
+let failed = 0;
+for (const target of targets) {
+  const output = `dist/rangedb-${target}${target.includes("windows") ? ".exe" : ""}`;
+  const args = [
+    "compile",
+    "-A",
+    "--target",
+    target,
+    "--output",
+    output,
+    "--include",
+    "proto/",
+    ...EXCLUDES.flatMap((path) => ["--exclude", path]),
+    "main.ts",
+  ];
+  console.log(`build: deno ${args.join(" ")}`);
+  const result = await new Deno.Command(Deno.execPath(), { args, stderr: "piped" }).output();
+  const stderr = new TextDecoder().decode(result.stderr);
+  if (result.success) {
+    console.log(`build: wrote ${output}`);
+    continue;
+  }
+  failed++;
+  if (/denort|dl\.deno\.land|download/i.test(stderr)) {
+    console.error(
+      `Cannot compile for ${target} as the denort runtime could not be downloaded: ` +
+        "connect this machine to the internet, or set DENORT_BIN to a deno binary to check " +
+        "what gets embedded",
+    );
+  }
+  console.error(stderr.trim());
+}
+Deno.exit(failed === 0 ? 0 : 1);

@@ -1,0 +1,82 @@
+/**
+ * The `rangedb` command line: dispatches the first argument to a command. `rangedb` alone or
+ * `--help` prints help; the server never starts by accident.
+ *
+ * @module
+ */
+import { parseNodeFlags } from "../base/config_flags.ts";
+import { isRangeDbError } from "../base/errors.ts";
+import { createLogger } from "../base/logger.ts";
+import { startServer } from "../server/server.ts";
+import { MAIN_HELP, serverHelp } from "./help.ts";
+
+/** The version printed by `rangedb version`. */
+export const VERSION = "0.1.0";
+
+function fail(message: string, exitCode: number): number {
+  console.error(`rangedb: ${message}`);
+  return exitCode;
+}
+
+async function runServer(args: string[]): Promise<number> {
+  if (args.includes("--help") || args.includes("-h")) {
+    console.log(serverHelp());
+    return 0;
+  }
+  let flags;
+  try {
+    flags = parseNodeFlags(args);
+  } catch (err) {
+    return fail(isRangeDbError(err) ? err.message : String(err), 2);
+  }
+  const logger = createLogger({ level: flags.logLevel });
+  let server;
+  try {
+    server = await startServer(flags, logger);
+  } catch (err) {
+    return fail(isRangeDbError(err) ? `${err.message} (${err.code})` : String(err), 1);
+  }
+  const { addresses, identity } = server;
+  console.log(
+    [
+      `RangeDB node ${identity.nodeId} of cluster ${identity.clusterId} is serving`,
+      `  client  ${addresses.client}  (gRPC)`,
+      `  admin   http://${addresses.admin}/  (/healthz, /readyz, /api/v1/node)`,
+      `  peer    ${addresses.peer}`,
+      `  data    ${flags.dataDir}`,
+    ].join("\n"),
+  );
+  const { promise: stopped, resolve } = Promise.withResolvers<string>();
+  const signals: Deno.Signal[] = ["SIGINT", "SIGTERM"];
+  for (const signal of signals) Deno.addSignalListener(signal, () => resolve(signal));
+  const signal = await stopped;
+  logger.info("node stopping", { signal });
+  await server.stop();
+  return 0;
+}
+
+/**
+ * Runs the command line.
+ *
+ * @param args the arguments after the program name
+ * @returns the process exit code
+ */
+export async function main(args: string[]): Promise<number> {
+  const [command, ...rest] = args;
+  switch (command) {
+    case undefined:
+    case "help":
+    case "--help":
+    case "-h":
+      console.log(MAIN_HELP);
+      return 0;
+    case "version":
+    case "--version":
+      console.log(`rangedb ${VERSION}`);
+      return 0;
+    case "server":
+      return await runServer(rest);
+    default:
+      return fail(`Cannot run '${command}' as it is not a command: see 'rangedb --help'`, 2);
+  }
+}

@@ -1,0 +1,78 @@
+/**
+ * The admin HTTP port: health and readiness probes and a JSON API under `/api/v1/`. The console
+ * and `/metrics` are served here too once they exist.
+ *
+ * @module
+ */
+
+/** What the admin port needs to know about the node. */
+export interface AdminState {
+  /** True once the node serves client requests. */
+  ready(): boolean;
+  /** The JSON document of `GET /api/v1/node`. */
+  nodeInfo(): Record<string, unknown>;
+}
+
+/** A running admin HTTP server. */
+export interface AdminServer {
+  /** The address it listens on (the real port when 0 was asked for). */
+  readonly address: { hostname: string; port: number };
+  /** Stops accepting connections and waits for in-flight requests. */
+  close(): Promise<void>;
+}
+
+function json(status: number, body: unknown): Response {
+  return new Response(JSON.stringify(body) + "\n", {
+    status,
+    headers: { "content-type": "application/json" },
+  });
+}
+
+/**
+ * Routes one admin request.
+ *
+ * @param request the HTTP request
+ * @param state the node's state
+ * @returns the response
+ */
+export function handleAdminRequest(request: Request, state: AdminState): Response {
+  const { pathname } = new URL(request.url);
+  if (request.method !== "GET" && request.method !== "HEAD") {
+    return json(405, { error: `Cannot ${request.method} ${pathname}: only GET is supported` });
+  }
+  switch (pathname) {
+    case "/healthz":
+      return json(200, { status: "ok" });
+    case "/readyz":
+      return state.ready() ? json(200, { status: "ready" }) : json(503, { status: "starting" });
+    case "/api/v1/node":
+      return json(200, state.nodeInfo());
+    default:
+      return json(404, { error: `Cannot find ${pathname}: no such admin endpoint` });
+  }
+}
+
+/**
+ * Starts the admin HTTP server.
+ *
+ * @param hostname interface to listen on
+ * @param port port to listen on (0 picks a free one)
+ * @param state the node's state
+ * @returns the running server
+ */
+export async function startAdminServer(
+  hostname: string,
+  port: number,
+  state: AdminState,
+): Promise<AdminServer> {
+  const { promise: listening, resolve } = Promise.withResolvers<{ port: number }>();
+  const server = Deno.serve(
+    { hostname, port, onListen: (addr) => resolve(addr) },
+    (request) => handleAdminRequest(request, state),
+  );
+  const addr = await listening;
+  return {
+    address: { hostname, port: addr.port },
+    close: () => server.shutdown(),
+  };
+}
