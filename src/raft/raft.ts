@@ -81,6 +81,12 @@ export class Raft {
    * {@linkcode Raft.flushAppends} sends once per Ready so proposals batch into few messages.
    */
   appendsPending = false;
+  /**
+   * This leader sent TimeoutNow in its term: the transferee's election bypasses the followers'
+   * lease, so LeaseBased reads must confirm leadership with a heartbeat round (as Safe reads do)
+   * until the term ends, even if the transfer is abandoned.
+   */
+  leaseRevoked = false;
   /** Term in which a granted vote is hidden from the hard state (planted bug), -1 when none. */
   hiddenVoteTerm = -1;
   private readonly maxUncommittedSize: number;
@@ -192,6 +198,7 @@ export class Raft {
     this.heartbeatElapsed = 0;
     this.resetRandomizedElectionTimeout();
     this.leadTransferee = NONE;
+    this.leaseRevoked = false;
     this.trk.resetVotes();
     const last = this.raftLog.lastIndex();
     for (const [id, pr] of this.trk.progress) {

@@ -220,7 +220,10 @@ export class RaftLog {
     this.applied = i;
     this.applying = Math.max(this.applying, i);
     this.applyingEntsSize = this.applyingEntsSize > size ? this.applyingEntsSize - size : 0;
-    this.applyingEntsPaused = this.applyingEntsSize >= this.maxApplyingEntsSize;
+    // Nothing outstanding never pauses: with a limit of 0 (one entry per Ready) `0 >= 0` would
+    // otherwise stop handing out committed entries for good.
+    this.applyingEntsPaused = this.applyingEntsSize > 0 &&
+      this.applyingEntsSize >= this.maxApplyingEntsSize;
   }
 
   /** Records that committed entries up to `i` (of `size` bytes) were handed out. */

@@ -137,5 +137,6 @@ export function bcastHeartbeat(r: Raft, ctx: Uint8Array | undefined): void {
 
 /** Tells the transferee to campaign at once. */
 export function sendTimeoutNow(r: Raft, to: NodeId): void {
+  r.leaseRevoked = true;
   r.send(newMessage(MessageType.TimeoutNow, to));
 }

@@ -111,7 +111,8 @@ export function stepLeader(r: Raft, m: Message): void {
       if (pr.match < r.raftLog.lastIndex() || pr.state === ProgressState.Probe) {
         maybeSendAppend(r, m.from, true);
       }
-      if (r.readOnly.option !== ReadOnlyOption.Safe || m.context.length === 0) return;
+      // Safe reads, and LeaseBased reads after the lease was revoked, wait for a quorum of acks.
+      if (m.context.length === 0) return;
       {
         const acks = r.readOnly.recvAck(m.from, m.context);
         if (acks === undefined || r.trk.config.voters.voteResult(acks) !== VoteResult.Won) return;
@@ -202,21 +203,22 @@ function confChangeRefusal(r: Raft, e: Entry): string | undefined {
 }
 
 function stepReadIndex(r: Raft, m: Message): void {
-  if (r.trk.isSingleton()) {
-    respondToReadIndex(r, m, r.raftLog.committed);
-    return;
-  }
   // The commit index of a new leader may lag the previous terms' commits until an entry of its
-  // own term commits; reads wait until then.
+  // own term commits; reads wait until then. This holds for a single voter too: it may have been
+  // a follower of a larger config that committed entries it has not heard committed yet.
   if (!r.committedEntryInCurrentTerm()) {
     r.pendingReadIndexMessages.push(m);
+    return;
+  }
+  if (r.trk.isSingleton()) {
+    respondToReadIndex(r, m, r.raftLog.committed);
     return;
   }
   sendReadIndexResponse(r, m);
 }
 
 function sendReadIndexResponse(r: Raft, m: Message): void {
-  if (r.readOnly.option === ReadOnlyOption.LeaseBased) {
+  if (r.readOnly.option === ReadOnlyOption.LeaseBased && !r.leaseRevoked) {
     respondToReadIndex(r, m, r.raftLog.committed);
     return;
   }
