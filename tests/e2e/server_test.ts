@@ -104,3 +104,25 @@ Deno.test("rangedb server serves health on every port and restarts as the same n
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("rangedb server refuses a corrupt data directory with a clear error and leaves it untouched", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "rangedb-e2e-" });
+  try {
+    const garbage = new TextEncoder().encode("this is not an LMDB file\n".repeat(400));
+    await Deno.writeFile(`${dir}/data.mdb`, garbage);
+    const { code, stderr } = await runCli([
+      "server",
+      "--cluster-init",
+      `--data-dir=${dir}`,
+      "--admin-address=127.0.0.1:0",
+      "--client-address=127.0.0.1:0",
+      "--peer-address=127.0.0.1:0",
+    ]);
+    assert.equal(code, 1);
+    assert.match(stderr, /CORRUPTION/);
+    assert.ok(stderr.includes(dir), `error names the path: ${stderr}`);
+    assert.deepEqual(await Deno.readFile(`${dir}/data.mdb`), garbage);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
