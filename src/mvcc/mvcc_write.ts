@@ -6,7 +6,7 @@
  * @module
  */
 
-import { type Keyspace, MAX_KEY_BYTES } from "../storage/engine.ts";
+import { type Keyspace, MAX_ENGINE_KEY_BYTES } from "../storage/engine.ts";
 import { ErrorCode, RangeDbError } from "../base/errors.ts";
 import {
   encodedBytesLength,
@@ -76,8 +76,9 @@ export function validateMvccWrite(
 
 /**
  * Validates a key against `limits`, then checks that its version key fits the storage engine
- * ({@linkcode MAX_KEY_BYTES}), so an oversized key is refused here with a message about the key
- * rather than by the engine about a batch.
+ * ({@linkcode MAX_ENGINE_KEY_BYTES}), so that a key allowed by generous configured limits but
+ * too long once escaped is refused here with a message about the key rather than by the engine
+ * about a batch. Under the default limits (4096 bytes: at most 8201 stored) it always fits.
  *
  * @param key the user key
  * @param limits the limits in force
@@ -86,11 +87,11 @@ export function validateMvccWrite(
 export function validateMvccKey(key: Uint8Array, limits: Readonly<KeyLimits>): void {
   validateKey(key, limits);
   const stored = encodedBytesLength(key) + UINT64_BYTES;
-  if (stored > MAX_KEY_BYTES) {
+  if (stored > MAX_ENGINE_KEY_BYTES) {
     throw new RangeDbError(
       ErrorCode.INVALID_ARGUMENT,
-      `Cannot write key as its stored form exceeds the storage engine's maximum key size: key is ${key.length} bytes, stored form is ${stored} bytes, limit is ${MAX_KEY_BYTES} bytes`,
-      { details: { size: key.length, storedSize: stored, limit: MAX_KEY_BYTES } },
+      `Cannot write key as its stored form exceeds the storage engine's maximum key size: key is ${key.length} bytes, stored form is ${stored} bytes, limit is ${MAX_ENGINE_KEY_BYTES} bytes`,
+      { details: { size: key.length, storedSize: stored, limit: MAX_ENGINE_KEY_BYTES } },
     );
   }
 }

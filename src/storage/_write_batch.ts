@@ -6,7 +6,7 @@
  */
 
 import { ErrorCode, RangeDbError } from "../base/errors.ts";
-import { type Keyspace, KEYSPACES, MAX_KEY_BYTES, type WriteBatch } from "./engine.ts";
+import { type Keyspace, KEYSPACES, MAX_ENGINE_KEY_BYTES, type WriteBatch } from "./engine.ts";
 import { compareBytes } from "./compare_bytes.ts";
 
 /** One collected operation. `end` is set for deleteRange only, `value` for put only. */
@@ -95,8 +95,8 @@ export function checkOp(op: BatchOp, index: number): void {
 function checkKey(op: BatchOp, index: number, key: Uint8Array): void {
   if (!(key instanceof Uint8Array)) throw invalid(op, index, "key is not a Uint8Array");
   if (key.length === 0) throw invalid(op, index, "key is empty");
-  if (key.length > MAX_KEY_BYTES) {
-    throw invalid(op, index, `key is ${key.length} bytes, limit is ${MAX_KEY_BYTES} bytes`);
+  if (key.length > MAX_ENGINE_KEY_BYTES) {
+    throw invalid(op, index, `key is ${key.length} bytes, limit is ${MAX_ENGINE_KEY_BYTES} bytes`);
   }
 }
 

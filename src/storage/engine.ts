@@ -18,10 +18,11 @@ export const KEYSPACES = ["data", "locks", "raft_log", "raft_state", "local"] as
 export type Keyspace = typeof KEYSPACES[number];
 
 /**
- * The longest key any engine accepts, in bytes: LMDB's limit at its default page size. Keys are
- * also never empty. A batch holding a key outside 1..MAX_KEY_BYTES fails as a whole.
+ * The longest key any engine accepts, in bytes (64 KiB). Keys are also never empty. A batch
+ * holding a key outside 1..MAX_ENGINE_KEY_BYTES fails as a whole. The LMDB engine stores keys
+ * longer than LMDB's own limit transparently (see `_long_key.ts`), so every engine behaves alike.
  */
-export const MAX_KEY_BYTES = 1978;
+export const MAX_ENGINE_KEY_BYTES = 65536;
 
 /** A key/value pair returned by iteration. Both arrays belong to the caller. */
 export interface KeyValue {
@@ -103,8 +104,8 @@ export interface Engine extends Reader {
   /**
    * Applies every operation of `batch` in one atomic transaction (all or nothing), in the
    * order they were added. Rejects with INVALID_ARGUMENT, having applied nothing, when an
-   * operation is malformed (empty key, key over {@linkcode MAX_KEY_BYTES}, deleteRange with
-   * start > end) or the batch did not come from this engine's {@linkcode Engine.batch}.
+   * operation is malformed (empty key, key over {@linkcode MAX_ENGINE_KEY_BYTES}, deleteRange
+   * with start > end) or the batch did not come from this engine's {@linkcode Engine.batch}.
    */
   write(batch: WriteBatch, options?: WriteOptions): Promise<void>;
   /** Takes a consistent read snapshot. */

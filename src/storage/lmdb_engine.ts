@@ -19,12 +19,17 @@
  * Reads: `get` copies the value out of lmdb-js's reused buffer; every returned array is a plain
  * Uint8Array the caller owns.
  *
+ * Keys: lmdb-js refuses keys over 1978 bytes, so a key longer than 1962 bytes is stored under
+ * its first 1962 bytes plus 16 bytes of its SHA-256, with the rest of the key kept in front of
+ * the value (`_long_key.ts`); scans restore the logical order among such keys (`_lmdb_read.ts`).
+ * Keys up to 1962 bytes, nearly all keys, are stored as themselves at no extra cost.
+ *
  * @module
  */
 
-import { type Database, open, type RootDatabase, type Transaction } from "lmdb";
+import { open, type RootDatabase, type Transaction } from "lmdb";
 import { join, resolve } from "node:path";
-import { ErrorCode, isRangeDbError, RangeDbError } from "../base/errors.ts";
+import { ErrorCode, RangeDbError } from "../base/errors.ts";
 import {
   type Engine,
   type EngineStats,
@@ -37,13 +42,19 @@ import {
   type WriteBatch,
   type WriteOptions,
 } from "./engine.ts";
-import { checkOp, OpWriteBatch, ownBatch } from "./_write_batch.ts";
+import { type BatchOp, checkOp, OpWriteBatch, ownBatch } from "./_write_batch.ts";
 import { closedError, resolveScan } from "./_scan_options.ts";
+import { getLogical, type KeyspaceDb, lmdbFailure, scanLogical } from "./_lmdb_read.ts";
+import {
+  encodeLongValue,
+  logicalBytes,
+  LONG_KEY_PREFIX_BYTES,
+  longPhysicalKey,
+  longValueOf,
+  physicalKey,
+} from "./_long_key.ts";
 import { prepareDataDir } from "./_lmdb_open.ts";
 import { encodeFormatVersion, FORMAT_VERSION_KEY, STORAGE_FORMAT_VERSION } from "./_lmdb_probe.ts";
-
-/** A keyspace's database: binary keys, binary values (lmdb-js returns Buffers). */
-type KeyspaceDb = Database<Uint8Array, Uint8Array>;
 
 /** Options of {@linkcode openLmdbEngine}. */
 export interface LmdbEngineOptions {
@@ -63,77 +74,30 @@ export interface LmdbEngineOptions {
 const openPaths = new Set<string>();
 
 /**
- * A RangeDbError for an error thrown by lmdb-js: CORRUPTION for LMDB's page-level checks (LMDB
- * keeps no checksums, so damage is found only when a damaged page is read), INTERNAL otherwise.
+ * Applies a put or delete of a long logical key, inside the write transaction. The slot of its
+ * physical key may hold only this key: another key there (a SHA-256 prefix collision) is never
+ * overwritten or deleted silently.
+ *
+ * @throws {RangeDbError} INTERNAL when the slot holds another key
  */
-function lmdbFailure(action: string, err: unknown): RangeDbError {
-  if (isRangeDbError(err)) return err;
-  const corrupt = /MDB_CORRUPTED|MDB_PAGE_NOTFOUND|Invalid key size/.test(String(err));
-  return new RangeDbError(
-    corrupt ? ErrorCode.CORRUPTION : ErrorCode.INTERNAL,
-    `Cannot ${action} as LMDB failed: ${err}`,
-    { cause: err },
-  );
-}
-
-/** A plain Uint8Array over the bytes of a Buffer that lmdb-js freshly allocated for this read. */
-function own(bytes: Uint8Array): Uint8Array {
-  return new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+function applyLong(db: KeyspaceDb, op: BatchOp & { kind: "put" | "delete" }): void {
+  const physical = longPhysicalKey(op.key);
+  const stored = db.getBinary(physical);
+  if (stored !== undefined) longValueOf(op.key, physical, stored);
+  if (op.kind === "put") db.putSync(physical, encodeLongValue(op.key, op.value));
+  else if (stored !== undefined) db.removeSync(physical);
 }
 
 /**
- * lmdb-js's fastest point read: the value lands in a buffer reused by the next read, whose
- * `length` property (not its real length) is the value's size, so exactly that many bytes are
- * copied at once into a plain Uint8Array the caller owns. The `options` argument (a read
- * transaction) is accepted at run time but missing from lmdb-js's type declarations.
+ * Deletes the logical keys in [start, end), inside the write transaction. With short bounds the
+ * physical range holds exactly those keys (see `_long_key.ts`); a long bound needs the logical
+ * filter of a scan.
  */
-function getCopy(db: KeyspaceDb, key: Uint8Array, options?: { transaction: Transaction }) {
-  const fast = (db.getBinaryFast as (k: Uint8Array, o?: unknown) => Uint8Array | undefined)
-    .call(db, key, options);
-  return fast === undefined
-    ? undefined
-    : new Uint8Array(fast.buffer, fast.byteOffset, fast.length).slice();
-}
-
-/**
- * lmdb-js range options for our [start, end) in either direction. When reverse, lmdb-js starts
- * at `start` and walks down to `end`, so our exclusive upper bound becomes an exclusive start and
- * our inclusive lower bound an inclusive end.
- */
-function rangeOptions(options: ScanOptions | undefined, transaction?: Transaction) {
-  const { start, end, reverse, limit } = resolveScan(options);
-  const range: Record<string, unknown> = { reverse, transaction };
-  if (limit !== Infinity) range.limit = limit;
-  if (reverse) {
-    // Without an end, lmdb-js stops at its default beginning key [0x00]: inclusive keeps it.
-    range.inclusiveEnd = true;
-    if (end !== undefined) Object.assign(range, { start: end, exclusiveStart: true });
-    if (start !== undefined) range.end = start;
-  } else {
-    if (start !== undefined) range.start = start;
-    if (end !== undefined) range.end = end;
-  }
-  return { range, empty: limit === 0 };
-}
-
-/**
- * Iterates lazily. `transaction` is called at the first step, when lmdb-js attaches the cursor,
- * and names the read transaction to use (undefined: lmdb-js's shared current one).
- */
-function* scanDb(
-  db: KeyspaceDb,
-  options: ScanOptions | undefined,
-  transaction: () => Transaction | undefined,
-): Generator<KeyValue> {
-  const { range, empty } = rangeOptions(options, transaction());
-  if (empty) return;
-  try {
-    for (const { key, value } of db.getRange(range)) {
-      yield { key: own(key), value: own(value) };
-    }
-  } catch (err) {
-    throw lmdbFailure("scan", err);
-  }
+function applyDeleteRange(db: KeyspaceDb, start: Uint8Array, end: Uint8Array): void {
+  const doomed = start.length > LONG_KEY_PREFIX_BYTES || end.length > LONG_KEY_PREFIX_BYTES
+    ? Array.from(scanLogical(db, { start, end }, () => undefined), (kv) => physicalKey(kv.key))
+    : Array.from(db.getKeys({ start, end }));
+  for (const key of doomed) db.removeSync(key);
 }
 
 class LmdbSnapshot implements Snapshot {
@@ -156,7 +120,7 @@ class LmdbSnapshot implements Snapshot {
   get(keyspace: Keyspace, key: Uint8Array): Uint8Array | undefined {
     const read = this.#open("read key");
     try {
-      return getCopy(this.dbs[keyspace], key, read);
+      return getLogical(this.dbs[keyspace], key, read);
     } catch (err) {
       throw lmdbFailure("read key", err);
     }
@@ -175,7 +139,7 @@ class LmdbSnapshot implements Snapshot {
     const { transaction } = this.#open("scan");
     resolveScan(options);
     const held = transaction as Transaction & { notCurrent?: boolean };
-    return scanDb(this.dbs[keyspace], options, () => {
+    return scanLogical(this.dbs[keyspace], options, () => {
       this.#open("scan");
       return held.notCurrent ? held : undefined;
     });
@@ -210,7 +174,7 @@ export class LmdbEngine implements Engine {
   get(keyspace: Keyspace, key: Uint8Array): Uint8Array | undefined {
     this.#check("read key");
     try {
-      return getCopy(this.#dbs[keyspace], key);
+      return getLogical(this.#dbs[keyspace], key);
     } catch (err) {
       throw lmdbFailure("read key", err);
     }
@@ -224,7 +188,7 @@ export class LmdbEngine implements Engine {
   scan(keyspace: Keyspace, options?: ScanOptions): Iterable<KeyValue> {
     this.#check("scan");
     resolveScan(options);
-    return scanDb(this.#dbs[keyspace], options, () => {
+    return scanLogical(this.#dbs[keyspace], options, () => {
       this.#check("scan");
       return undefined;
     });
@@ -251,12 +215,11 @@ export class LmdbEngine implements Engine {
         const op = ops[i];
         checkOp(op, i);
         const db = dbs[op.keyspace];
-        if (op.kind === "put") db.putSync(op.key, op.value);
+        if (op.key.length > LONG_KEY_PREFIX_BYTES && op.kind !== "deleteRange") {
+          applyLong(db, op);
+        } else if (op.kind === "put") db.putSync(op.key, op.value);
         else if (op.kind === "delete") db.removeSync(op.key);
-        else {
-          const doomed = Array.from(db.getKeys({ start: op.key, end: op.end }));
-          for (const key of doomed) db.removeSync(key);
-        }
+        else applyDeleteRange(db, op.key, op.end);
       }
     });
     const done =
@@ -288,12 +251,12 @@ export class LmdbEngine implements Engine {
     const keyspaces: Partial<Record<Keyspace, KeyspaceStats>> = {};
     for (const ks of KEYSPACES) {
       let entries = 0;
-      let logicalBytes = 0;
+      let bytes = 0;
       for (const { key, value } of this.#dbs[ks].getRange({})) {
         entries++;
-        logicalBytes += key.length + value.length;
+        bytes += logicalBytes(key, value);
       }
-      keyspaces[ks] = { entries, logicalBytes };
+      keyspaces[ks] = { entries, logicalBytes: bytes };
     }
     let diskBytes = 0;
     for (const entry of Deno.readDirSync(this.path)) {

@@ -1,7 +1,8 @@
 import { openLmdbEngine } from "../../../src/storage/lmdb_engine.ts";
 import { registerConformanceTests } from "./conformance.ts";
+import { registerLongKeyConformanceTests } from "./conformance_long_keys.ts";
 
-registerConformanceTests("LmdbEngine", async () => {
+const makeFixture = async () => {
   const dir = await Deno.makeTempDir({ prefix: "rangedb-lmdb-" });
   const engine = await openLmdbEngine(dir);
   return {
@@ -11,4 +12,7 @@ registerConformanceTests("LmdbEngine", async () => {
       await Deno.remove(dir, { recursive: true });
     },
   };
-});
+};
+
+registerConformanceTests("LmdbEngine", makeFixture);
+registerLongKeyConformanceTests("LmdbEngine", makeFixture);

@@ -1,0 +1,163 @@
+/**
+ * Reads of the LMDB engine over logical keys: point reads and ordered scans that translate to
+ * and from the long-key form of {@link ./_long_key.ts}.
+ *
+ * @module
+ */
+
+import type { Database, Transaction } from "lmdb";
+import { ErrorCode, isRangeDbError, RangeDbError } from "../base/errors.ts";
+import type { KeyValue, ScanOptions } from "./engine.ts";
+import { compareBytes } from "./compare_bytes.ts";
+import { resolveScan } from "./_scan_options.ts";
+import {
+  decodeLong,
+  LONG_KEY_PREFIX_BYTES,
+  longPhysicalKey,
+  longValueOf,
+  physicalLowerBound,
+  physicalUpperBound,
+  sameGroup,
+} from "./_long_key.ts";
+
+/** A keyspace's database: binary keys, binary values (lmdb-js returns Buffers). */
+export type KeyspaceDb = Database<Uint8Array, Uint8Array>;
+
+const T = LONG_KEY_PREFIX_BYTES;
+
+/**
+ * A RangeDbError for an error thrown by lmdb-js: CORRUPTION for LMDB's page-level checks (LMDB
+ * keeps no checksums, so damage is found only when a damaged page is read), INTERNAL otherwise.
+ */
+export function lmdbFailure(action: string, err: unknown): RangeDbError {
+  if (isRangeDbError(err)) return err;
+  const corrupt = /MDB_CORRUPTED|MDB_PAGE_NOTFOUND|Invalid key size/.test(String(err));
+  return new RangeDbError(
+    corrupt ? ErrorCode.CORRUPTION : ErrorCode.INTERNAL,
+    `Cannot ${action} as LMDB failed: ${err}`,
+    { cause: err },
+  );
+}
+
+/** A plain Uint8Array over the bytes of a Buffer that lmdb-js freshly allocated for this read. */
+function own(bytes: Uint8Array): Uint8Array {
+  return new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+}
+
+/**
+ * lmdb-js's fastest point read: the value lands in a buffer reused by the next read, whose
+ * `length` property (not its real length) is the value's size, so exactly that many bytes are
+ * copied at once into a plain Uint8Array the caller owns. The `options` argument (a read
+ * transaction) is accepted at run time but missing from lmdb-js's type declarations.
+ */
+function getCopy(db: KeyspaceDb, key: Uint8Array, options?: { transaction: Transaction }) {
+  const fast = (db.getBinaryFast as (k: Uint8Array, o?: unknown) => Uint8Array | undefined)
+    .call(db, key, options);
+  return fast === undefined
+    ? undefined
+    : new Uint8Array(fast.buffer, fast.byteOffset, fast.length).slice();
+}
+
+/**
+ * The value of logical `key`, or undefined when absent; inside a write transaction's callback it
+ * sees that transaction's writes.
+ *
+ * @throws {RangeDbError} INTERNAL when a long key's slot holds another key
+ */
+export function getLogical(
+  db: KeyspaceDb,
+  key: Uint8Array,
+  options?: { transaction: Transaction },
+): Uint8Array | undefined {
+  if (key.length <= T) return getCopy(db, key, options);
+  const physical = longPhysicalKey(key);
+  const stored = getCopy(db, physical, options);
+  return stored === undefined ? undefined : longValueOf(key, physical, stored);
+}
+
+/**
+ * lmdb-js range options over the physical keys that may hold logical keys in [start, end), in
+ * either direction. When reverse, lmdb-js starts at `start` and walks down to `end`, so our upper
+ * bound becomes its start and our inclusive lower bound its inclusive end. A long bound widens
+ * the range to the whole of its group; the caller filters.
+ */
+function rangeOptions(
+  start: Uint8Array | undefined,
+  end: Uint8Array | undefined,
+  reverse: boolean,
+) {
+  const low = start === undefined ? undefined : physicalLowerBound(start);
+  const highInclusive = end !== undefined && end.length > T;
+  const high = highInclusive ? physicalUpperBound(end) : end;
+  const range: Record<string, unknown> = { reverse };
+  if (reverse) {
+    // Without an end, lmdb-js stops at its default beginning key [0x00]: inclusive keeps it.
+    range.inclusiveEnd = true;
+    if (high !== undefined) Object.assign(range, { start: high, exclusiveStart: !highInclusive });
+    if (low !== undefined) range.end = low;
+  } else {
+    if (low !== undefined) range.start = low;
+    if (high !== undefined) Object.assign(range, { end: high, inclusiveEnd: highInclusive });
+  }
+  return range;
+}
+
+/**
+ * Iterates logical pairs in [start, end) lazily. `transaction` is called at the first step, when
+ * lmdb-js attaches the cursor, and names the read transaction to use (undefined: lmdb-js's
+ * shared current one, or the write transaction when called inside its callback).
+ *
+ * Short physical keys are emitted as read. A long one starts a group: every following physical
+ * key of the same group is read too, the group is decoded and sorted logically, then emitted.
+ * Bounds are checked logically only when one is long; a short bound is exact physically.
+ */
+export function* scanLogical(
+  db: KeyspaceDb,
+  options: ScanOptions | undefined,
+  transaction: () => Transaction | undefined,
+): Generator<KeyValue> {
+  const { start, end, reverse, limit } = resolveScan(options);
+  if (limit === 0) return;
+  const range = rangeOptions(start, end, reverse);
+  range.transaction = transaction();
+  const checkStart = start !== undefined && start.length > T ? start : undefined;
+  const checkEnd = end !== undefined && end.length > T ? end : undefined;
+  const inBounds = (key: Uint8Array) =>
+    (checkStart === undefined || compareBytes(key, checkStart) >= 0) &&
+    (checkEnd === undefined || compareBytes(key, checkEnd) < 0);
+  let emitted = 0;
+  let iterator: Iterator<{ key: Uint8Array; value: Uint8Array }> | undefined;
+  try {
+    iterator = db.getRange(range)[Symbol.iterator]();
+    let next = iterator.next();
+    while (!next.done) {
+      const { key, value } = next.value;
+      if (key.length <= T) {
+        // The next step only after the yield: a scan stopped at its limit reads no further.
+        if (checkStart === undefined && checkEnd === undefined || inBounds(key)) {
+          yield { key: own(key), value: own(value) };
+          if (++emitted === limit) return;
+        }
+        next = iterator.next();
+        continue;
+      }
+      const group = [decodeLong(own(key), own(value))];
+      for (next = iterator.next(); !next.done && sameGroup(next.value.key, key);) {
+        group.push(decodeLong(own(next.value.key), own(next.value.value)));
+        next = iterator.next();
+      }
+      group.sort(
+        reverse ? (a, b) => compareBytes(b.key, a.key) : (a, b) => compareBytes(a.key, b.key),
+      );
+      for (const pair of group) {
+        if (!inBounds(pair.key)) continue;
+        yield pair;
+        if (++emitted === limit) return;
+      }
+    }
+  } catch (err) {
+    throw lmdbFailure("scan", err);
+  } finally {
+    iterator?.return?.();
+  }
+}
