@@ -15,7 +15,12 @@ import { RaftError } from "./errors.ts";
 import { isCampaignTransfer, newMessage } from "./messages.ts";
 import { campaign, handleVoteRequest, stepCandidate } from "./raft_election.ts";
 import { bcastAppend } from "./raft_replication.ts";
-import { computeConfChange, maybeAutoLeave, switchToConfig } from "./raft_conf_change.ts";
+import {
+  computeConfChange,
+  handOverLeadership,
+  maybeAutoLeave,
+  switchToConfig,
+} from "./raft_conf_change.ts";
 import { stepFollower } from "./raft_step_follower.ts";
 import { stepLeader } from "./raft_step_leader.ts";
 import { RaftLog } from "./raft_log.ts";
@@ -315,6 +320,7 @@ export class Raft {
       // A transfer that did not finish within an election timeout is abandoned.
       if (this.state === StateType.Leader && this.leadTransferee !== NONE) {
         this.leadTransferee = NONE;
+        handOverLeadership(this);
       }
     }
     if (this.state !== StateType.Leader) return;

@@ -43,8 +43,9 @@ export function confChangeEntry(cc: ConfChange): Entry {
 }
 
 /**
- * Makes `next` the active membership of `r`. A leader that is removed or demoted steps down; a
- * leader that stays may commit (the quorum changed) and probes new members.
+ * Makes `next` the active membership of `r`. A leader may commit (the quorum changed) and probes
+ * new members; a leader that was removed or demoted hands leadership over
+ * ({@linkcode handOverLeadership}).
  * @returns the new membership
  */
 export function switchToConfig(r: Raft, next: ChangeResult): ConfState {
@@ -53,11 +54,6 @@ export function switchToConfig(r: Raft, next: ChangeResult): ConfState {
   const cs = r.trk.confState();
   const pr = r.trk.progress.get(r.id);
   r.isLearner = pr !== undefined && pr.isLearner;
-  if ((pr === undefined || r.isLearner) && r.state === StateType.Leader) {
-    r.cfg.logger.info("leader left the voters, stepping down", { node_id: r.id, term: r.term });
-    r.becomeFollower(r.term, NONE);
-    return cs;
-  }
   if (r.state !== StateType.Leader || cs.voters.length === 0) return cs;
   if (r.maybeCommit()) {
     r.appendsPending = true;
@@ -69,7 +65,44 @@ export function switchToConfig(r: Raft, next: ChangeResult): ConfState {
   if (r.leadTransferee !== NONE && !r.trk.config.voters.ids().has(r.leadTransferee)) {
     r.leadTransferee = NONE;
   }
+  handOverLeadership(r);
   return cs;
+}
+
+/**
+ * Starts a leader transfer when `r` leads but is no longer a voter (it applied its own removal
+ * or demotion).
+ *
+ * Stepping down at once is not safe for liveness: the remaining voters may not know yet that
+ * the change committed, so they still count `r` as a voter. A longer log on `r` (its own
+ * uncommitted tail) would then make it refuse them its vote, forever. Instead `r` stays leader
+ * only to hand over. It keeps replicating, which carries the commit index to the new voters,
+ * and it accepts no proposals while the transfer runs. It transfers to the most caught-up voter
+ * and steps down when that voter's higher term reaches it. A transfer that times out is started
+ * again on the next heartbeat tick.
+ */
+export function handOverLeadership(r: Raft): void {
+  if (r.state !== StateType.Leader || r.leadTransferee !== NONE) return;
+  const voters = r.trk.config.voters.ids();
+  if (voters.has(r.id)) return;
+  let best = NONE;
+  let bestMatch = -1;
+  for (const id of voters) {
+    const pr = r.trk.progress.get(id);
+    if (pr !== undefined && pr.match > bestMatch) {
+      best = id;
+      bestMatch = pr.match;
+    }
+  }
+  if (best === NONE) return;
+  r.cfg.logger.info("leader left the voters, transferring leadership", {
+    node_id: r.id,
+    term: r.term,
+    to: best,
+  });
+  const m = r.localMessage(MessageType.TransferLeader);
+  m.from = best;
+  r.step(m);
 }
 
 /**

@@ -135,7 +135,7 @@ export class Cluster implements FaultTarget, NodeHooks {
     this.clients.step(now);
     for (const node of this.nodes.values()) {
       node.processReady(now);
-      if (node.removedSelf && node.up) {
+      if (node.removedSelf && node.up && this.movedOnWithout(node)) {
         node.crash();
         this.trace.add(6, node.id, now);
         continue;
@@ -151,6 +151,22 @@ export class Cluster implements FaultTarget, NodeHooks {
   }
 
   /**
+   * Tells whether a removed node is no longer needed: an up leader that is a member of its own
+   * configuration has applied the removal, so the new configuration is committed and durable
+   * there. Stopping the node earlier can leave the remaining voters needing its vote forever
+   * (they may not know yet that its removal committed), as a real replica GC must also respect.
+   */
+  private movedOnWithout(removed: SimNode): boolean {
+    for (const n of this.nodes.values()) {
+      if (
+        n !== removed && n.up && !n.removedSelf && isMember(n.confState, n.id) &&
+        n.softState.raftState === StateType.Leader && n.applied >= removed.removedAt
+      ) return true;
+    }
+    return false;
+  }
+
+  /**
    * The membership according to the up node that applied the most: nodes outside it are
    * stopped and members brought up (the liveness phase's operator).
    */
@@ -162,7 +178,8 @@ export class Cluster implements FaultTarget, NodeHooks {
     if (best === undefined) return undefined;
     const cs = best.confState;
     for (const n of this.nodes.values()) {
-      if (!isMember(cs, n.id) && n.up) this.crash(n);
+      // A node that removed itself is stopped by `step` once the cluster moved on without it.
+      if (!isMember(cs, n.id) && n.up && !n.removedSelf) this.crash(n);
       else if (isMember(cs, n.id) && !n.up && !n.removedSelf) this.restart(n);
     }
     return cs;

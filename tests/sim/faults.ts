@@ -33,8 +33,6 @@ export interface FaultTarget {
 
 /** The largest membership (voters + learners) the injector grows a cluster to. */
 const MAX_MEMBERS = 7;
-/** The smallest voter count the injector shrinks a cluster to. */
-const MIN_VOTERS = 3;
 
 /** Counters of injected faults. */
 export interface FaultStats {
@@ -225,7 +223,7 @@ export class FaultInjector {
       const l = this.rng.pick(learners);
       options.push(() => single(ConfChangeType.AddNode, l));
       options.push(() => single(ConfChangeType.RemoveNode, l));
-      if (voters.length > MIN_VOTERS) {
+      if (voters.length > this.params.minVoters) {
         const v = this.rng.pick(voters);
         options.push(() => ({
           transition: this.rng.pick([
@@ -240,7 +238,7 @@ export class FaultInjector {
         }));
       }
     }
-    if (voters.length > MIN_VOTERS) {
+    if (voters.length > this.params.minVoters) {
       const v = this.rng.pick(voters);
       options.push(() => single(ConfChangeType.RemoveNode, v));
       options.push(() => single(ConfChangeType.AddLearnerNode, v));

@@ -91,8 +91,14 @@ export class SimNode {
   /** Membership as of `applied`. */
   confState: ConfState;
   applied = 0;
-  /** The node applied its own removal; the cluster stops it for good. */
+  /**
+   * The node applied its own removal. It keeps running (it may still owe a vote to the remaining
+   * voters, who may not know the removal committed) until the cluster has moved on; then the
+   * cluster stops it for good.
+   */
   removedSelf = false;
+  /** The index of the entry that removed this node (meaningful when `removedSelf`). */
+  removedAt = 0;
   /** The last role the node reported. */
   softState: SoftState = { lead: 0, raftState: 0 };
   /** Term of the last hard state the node produced. */
@@ -218,7 +224,10 @@ export class SimNode {
     if (e.type === EntryType.ConfChange) {
       const wasMember = isMember(this.confState, this.id);
       this.confState = raw.applyConfChange(decodeConfChange(e.data));
-      if (wasMember && !isMember(this.confState, this.id)) this.removedSelf = true;
+      if (wasMember && !isMember(this.confState, this.id)) {
+        this.removedSelf = true;
+        this.removedAt = e.index;
+      }
     } else if (e.data.byteLength > 0) {
       const cmd = decodeCommand(e.data);
       this.hooks.commandApplied(this, e.index, cmd, sm.apply(cmd));

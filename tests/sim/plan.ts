@@ -41,6 +41,11 @@ export interface FaultParams {
   downMs: [number, number];
   confChangeRate: number;
   transferRate: number;
+  /**
+   * The smallest voter count that membership changes shrink the cluster to. 1 and 2 reach the
+   * single-voter and two-voter paths (fast-path reads, quorum of two) that bigger clusters skip.
+   */
+  minVoters: number;
 }
 
 /** Everything that determines a run besides the Raft code itself. */
@@ -143,8 +148,11 @@ export function drawPlan(opts: PlanOptions): SimPlan {
       downMs: [20, rng.range(200, 3000)],
       confChangeRate: rate(rng, 0.4, 0.02),
       transferRate: rate(rng, 0.5, 0.01),
+      minVoters: 3,
     },
   };
+  // Drawn last so that adding it left every earlier draw of a seed unchanged.
+  plan.faults.minVoters = rng.pick([1, 2, 3, 3]);
   if (plan.node.heartbeatTick >= electionTick) plan.node.heartbeatTick = 1;
   // With neither, a node stuck at a higher term that cannot campaign (it applied its own
   // demotion to learner) ignores the leader forever, as in etcd: no liveness to assert.
@@ -182,9 +190,9 @@ export function formatPlan(plan: SimPlan): string {
       f.partitionMs[0]
     }-${f.partitionMs[1]}ms) crash=${pct(f.crashRate)} crashAfterVote=${
       pct(f.crashAfterVoteRate)
-    } (down ${f.downMs[0]}-${f.downMs[1]}ms) confChange=${pct(f.confChangeRate)} transfer=${
-      pct(f.transferRate)
-    }`,
+    } (down ${f.downMs[0]}-${f.downMs[1]}ms) confChange=${
+      pct(f.confChangeRate)
+    } (down to ${f.minVoters} voters) transfer=${pct(f.transferRate)}`,
     `clients: ${c.clients} on ${c.keys} keys readIndex=${
       pct(c.readIndexRate)
     } attemptTimeout=${c.attemptTimeoutMs}ms giveUp=${c.giveUpMs}ms think<=${c.thinkMaxMs}ms`,

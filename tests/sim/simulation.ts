@@ -120,9 +120,17 @@ function describe(cluster: Cluster): string {
   const final = cluster.clients.finalIndex;
   const nodes = cluster.nodeList().map((n) => {
     const role = ["follower", "candidate", "leader", "precandidate"][n.softState.raftState];
+    const st = n.raw?.status();
+    const detail = st === undefined
+      ? ""
+      : ` vote=${st.hardState.vote} commit=${st.hardState.commit} voters=[${
+        st.config.voters.join(",")
+      }]${
+        st.config.votersOutgoing.length ? `&[${st.config.votersOutgoing.join(",")}]` : ""
+      } learners=[${st.config.learners.join(",")}]`;
     return `${n.id}:${
       n.up ? role : n.removedSelf ? "removed" : "down"
-    } term=${n.term} applied=${n.applied} lead=${n.softState.lead}`;
+    } term=${n.term} applied=${n.applied} lead=${n.softState.lead}${detail}`;
   });
   return `final write ${final === undefined ? "not acknowledged" : `at index ${final}`}; nodes ${
     nodes.join(", ")

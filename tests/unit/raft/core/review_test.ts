@@ -80,7 +80,7 @@ function pumpAll(nodes: Map<NodeId, HandNode>, msgs: Message[] = []): void {
 
 Deno.test("RawNode.readIndex() on a new single-voter leader waits for an entry of its term", () => {
   // Two voters {1, 2}, leader 2 removes itself (index 3) and then commits "x" (index 4) with
-  // node 1's ack, but node 1 only learns commit 3 before 2 steps down. Node 1 then leads the
+  // node 1's ack, but node 1 only learns commit 3 before 2 goes away. Node 1 then leads the
   // singleton config {1}; its commit index (3) lags the entry "x" that 2 applied and acked.
   const n1 = handNode(1, [1, 2]);
   const n2 = handNode(2, [1, 2]);
@@ -105,9 +105,9 @@ Deno.test("RawNode.readIndex() on a new single-voter leader waits for an entry o
   for (const m of ackRemoval) n2.node.step(m); // commit 3
   n2.node.tick(); // heartbeat carrying commit 3
   for (const m of ackX) n2.node.step(m); // commit 4
-  const out = handle(n2); // applies the removal (2 steps down) and "x"
+  const out = handle(n2); // applies the removal (2 hands leadership to 1) and "x"
   assert.deepEqual(n2.applied, ["x"]);
-  assert.notEqual(n2.node.status().softState.raftState, StateType.Leader);
+  assert.equal(n2.node.status().leadTransferee, 1);
   // The appends telling node 1 about commit 4 are lost; the heartbeat (commit 3) arrives.
   for (const m of out) if (m.type === MessageType.Heartbeat && m.to === 1) n1.node.step(m);
   handle(n1);
@@ -183,4 +183,49 @@ Deno.test("RawNode with LeaseBased reads still answers after TimeoutNow once a q
   c.pump();
   assert.equal(c.get(1).readStates.length, 1);
   assert.equal(c.get(1).readStates[0].index, c.get(1).node.status().hardState.commit);
+});
+
+Deno.test("RawNode leader that removes itself hands leadership over instead of deadlocking", () => {
+  // Voters {1, 2}, leader 1. Node 2 acks the removal of 1 (index 3) but never gets "tail"
+  // (index 4), so 1's log is longer. 1 commits and applies its removal while 2 does not yet know
+  // index 3 committed: 2 still needs 1's vote, and 1 refuses it for the longer log unless 1
+  // first brings 2 up to date and hands leadership over.
+  const n1 = handNode(1, [1, 2]);
+  const n2 = handNode(2, [1, 2]);
+  const nodes = new Map([[1, n1], [2, n2]]);
+  n1.node.campaign();
+  pumpAll(nodes);
+  assert.equal(n1.node.status().softState.raftState, StateType.Leader);
+
+  n1.node.proposeConfChange({
+    transition: ConfChangeTransition.Auto,
+    changes: [{ type: ConfChangeType.RemoveNode, nodeId: 1 }],
+    context: new Uint8Array(0),
+  });
+  for (const m of handle(n1)) n2.node.step(m);
+  const ackRemoval = handle(n2);
+  n1.node.propose(enc("tail"));
+  handle(n1); // the append of "tail" to node 2 is lost
+  for (const m of ackRemoval) n1.node.step(m); // commit 3
+  handle(n1); // applies its removal; what it sends now is lost too
+  handle(n1);
+  assert.deepEqual(n1.node.status().config.voters, [2]);
+  assert.equal(n2.node.status().hardState.commit < 3, true);
+
+  // From here on the network works: the group must get a leader that is a voter, and node 2
+  // must learn that the removal committed.
+  for (let i = 0; i < 100; i++) {
+    n1.node.tick();
+    n2.node.tick();
+    pumpAll(nodes);
+    if (
+      n2.node.status().softState.raftState === StateType.Leader &&
+      n2.node.status().config.voters.length === 1
+    ) break;
+  }
+  assert.equal(n2.node.status().softState.raftState, StateType.Leader);
+  assert.deepEqual(n2.node.status().config.voters, [2]);
+  n2.node.propose(enc("after"));
+  for (let i = 0; i < 3; i++) pumpAll(nodes); // a lone voter commits one Ready after appending
+  assert.deepEqual(n2.applied, ["tail", "after"]);
 });
