@@ -15,6 +15,7 @@ import { parseArgs } from "node:util";
 
 /** Dev-only packages that must not be embedded (ARCHITECTURE §9). */
 const EXCLUDES = [
+  "node_modules/.bin",
   "node_modules/deno",
   "node_modules/@deno",
   "node_modules/@bufbuild/buf",
@@ -27,6 +28,17 @@ const EXCLUDES = [
   "node_modules/bintrees/test",
   "node_modules/typescript",
 ];
+
+/** Platform packages of dev tools (buf's binaries), found by prefix under node_modules. */
+function devPlatformPackages(): string[] {
+  try {
+    return [...Deno.readDirSync("node_modules/@bufbuild")]
+      .filter((e) => e.isDirectory && e.name.startsWith("buf-"))
+      .map((e) => `node_modules/@bufbuild/${e.name}`);
+  } catch {
+    return [];
+  }
+}
 
 const HOST_TARGET = `${Deno.build.arch}-${
   Deno.build.os === "darwin"
@@ -55,7 +67,7 @@ for (const target of targets) {
     output,
     "--include",
     "proto/",
-    ...EXCLUDES.flatMap((path) => ["--exclude", path]),
+    ...[...EXCLUDES, ...devPlatformPackages()].flatMap((path) => ["--exclude", path]),
     "main.ts",
   ];
   console.log(`build: deno ${args.join(" ")}`);
