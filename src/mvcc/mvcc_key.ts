@@ -271,11 +271,22 @@ export function entryValue(stored: Uint8Array, newest: boolean): Uint8Array {
  * @throws {RangeDbError} CORRUPTION when the prefix is malformed
  */
 export function userKeyOf(key: Uint8Array, prefixLength: number): Uint8Array {
-  const userEnd = prefixLength - 2;
-  if (userEnd >= 0 && key.indexOf(0) === userEnd && key[userEnd + 1] === 0x01) {
-    return key.subarray(0, userEnd);
-  }
+  const plain = plainUserKeyLength(key, prefixLength);
+  if (plain >= 0) return key.subarray(0, plain);
   return decodeBytes(key.subarray(0, prefixLength)).value;
+}
+
+/**
+ * The length of an entry's user key when its prefix escapes nothing (the user key holds no 0x00
+ * byte), so that the user key is the key's first bytes.
+ *
+ * @param key the entry's key
+ * @param prefixLength the length of its encoded prefix
+ * @returns the user key's length, or -1 when it must be decoded ({@linkcode userKeyOf})
+ */
+export function plainUserKeyLength(key: Uint8Array, prefixLength: number): number {
+  const userEnd = prefixLength - 2;
+  return userEnd >= 0 && key.indexOf(0) === userEnd && key[userEnd + 1] === 0x01 ? userEnd : -1;
 }
 
 /**

@@ -18,36 +18,20 @@ import {
   type Timestamp,
   writeEncodedBytes,
 } from "../base/key_encoding.ts";
-import type { KeyValue, Reader } from "../storage/engine.ts";
+import type { Reader } from "../storage/engine.ts";
 import { decodeIntent, type Intent } from "./intent.ts";
-import {
-  checkNewest,
-  compareEntryTimestamp,
-  entryIsTombstone,
-  entryTimestamp,
-  entryValue,
-  hasPrefix,
-  isNewest,
-  prefixLengthOf,
-  userKeyOf,
-  versionKeyFromPrefix,
-  versionPrefixEnd,
-} from "./mvcc_key.ts";
-import { DATA_KEYSPACE, LOCKS_KEYSPACE } from "./mvcc_write.ts";
+import { entryIsTombstone, entryTimestamp, entryValue } from "./mvcc_key.ts";
+import { LOCKS_KEYSPACE } from "./mvcc_write.ts";
+import { type MvccRow, newestAtOrBelow, scanForward, scanReverse } from "./_mvcc_scan.ts";
+
+/** One row of {@linkcode mvccScan}. */
+export type { MvccRow };
 
 /** The outcome of {@linkcode mvccGet}. */
 export type MvccGetResult =
   | { status: "found"; value: Uint8Array; timestamp: Timestamp }
   | { status: "absent" }
   | { status: "locked"; intents: Intent[] };
-
-/** One row of {@linkcode mvccScan}. */
-export interface MvccRow {
-  key: Uint8Array;
-  value: Uint8Array;
-  /** The commit timestamp of the version read. */
-  timestamp: Timestamp;
-}
 
 /** The outcome of {@linkcode mvccScan}. */
 export type MvccScanResult =
@@ -85,12 +69,6 @@ const ABSENT: MvccGetResult = Object.freeze({ status: "absent" });
 let getScratch = new Uint8Array(256);
 
 /**
- * Versions of one key stepped over one by one before the scan seeks instead (a seek restarts an
- * engine iteration, which costs more than a few steps).
- */
-const STEPS_BEFORE_SEEK = 8;
-
-/**
  * Reads `key` at `timestamp`.
  *
  * @param reader the engine or a snapshot
@@ -124,25 +102,6 @@ export function mvccGet(reader: Reader, key: Uint8Array, timestamp: Timestamp): 
     value: entryValue(found.value, newest),
     timestamp: entryTimestamp(found.key, found.value, newest),
   };
-}
-
-/**
- * The newest version of the key with encoded prefix `prefix` at or below `ts`: the newest record
- * (one exact lookup) when it is old enough, else the first older version from `ts` down.
- */
-function newestAtOrBelow(
-  reader: Reader,
-  prefix: Uint8Array,
-  ts: Timestamp,
-): KeyValue | undefined {
-  const newest = reader.get(DATA_KEYSPACE, prefix);
-  if (newest === undefined) return undefined;
-  checkNewest(prefix, newest);
-  if (compareEntryTimestamp(prefix, newest, true, ts) <= 0) return { key: prefix, value: newest };
-  const start = versionKeyFromPrefix(prefix, ts);
-  const end = versionPrefixEnd(prefix);
-  for (const kv of reader.scan(DATA_KEYSPACE, { start, end, limit: 1 })) return kv;
-  return undefined;
 }
 
 /**
@@ -202,117 +161,4 @@ function intentsIn(
     if (compareTimestamps(intent.startTimestamp, timestamp) <= 0) intents.push(intent);
   }
   return intents;
-}
-
-/** Appends the entry `kv` to `rows` unless it is a tombstone. */
-function pushVisible(rows: MvccRow[], kv: KeyValue, newest: boolean): void {
-  const { key, value } = kv;
-  if (entryIsTombstone(value)) return;
-  rows.push({
-    key: userKeyOf(key, prefixLengthOf(key, newest)),
-    value: entryValue(value, newest),
-    timestamp: entryTimestamp(key, value, newest),
-  });
-}
-
-/**
- * Forward scan: for each key, step over versions newer than `ts`, take the first one at or below
- * it, then step over the older ones; seek past whichever run grows long.
- *
- * @returns true when `rows` reached `limit`
- */
-function scanForward(
-  reader: Reader,
-  lo: Uint8Array | undefined,
-  hi: Uint8Array | undefined,
-  ts: Timestamp,
-  limit: number,
-  rows: MvccRow[],
-): boolean {
-  let seek: Uint8Array | undefined = lo;
-  let prefix: Uint8Array | undefined;
-  let resolved = false;
-  let steps = 0;
-  restart: for (;;) {
-    for (const kv of reader.scan(DATA_KEYSPACE, { start: seek, end: hi })) {
-      const key = kv.key;
-      const newest = isNewest(key, kv.value);
-      const prefixLength = prefixLengthOf(key, newest);
-      if (prefix !== undefined && hasPrefix(key, prefixLength, prefix)) {
-        if (++steps > STEPS_BEFORE_SEEK) {
-          seek = resolved ? versionPrefixEnd(prefix) : versionKeyFromPrefix(prefix, ts);
-          steps = 0;
-          continue restart;
-        }
-        if (resolved) continue;
-      } else {
-        prefix = key.subarray(0, prefixLength);
-        resolved = false;
-        steps = 0;
-      }
-      if (compareEntryTimestamp(key, kv.value, newest, ts) > 0) continue;
-      resolved = true;
-      pushVisible(rows, kv, newest);
-      if (rows.length >= limit) return true;
-    }
-    return false;
-  }
-}
-
-/**
- * Reverse scan: a key's versions arrive oldest first, so remember the last one at or below `ts`
- * and emit it when the key changes; once a newer one appears the key is settled. Long runs of
- * versions are cut short by a point lookup and a seek below the key.
- *
- * @returns true when `rows` reached `limit`
- */
-function scanReverse(
-  reader: Reader,
-  lo: Uint8Array | undefined,
-  hi: Uint8Array | undefined,
-  ts: Timestamp,
-  limit: number,
-  rows: MvccRow[],
-): boolean {
-  let seek: Uint8Array | undefined = hi;
-  let prefix: Uint8Array | undefined;
-  let candidate: KeyValue | undefined;
-  let resolved = false;
-  let steps = 0;
-  // Emits the candidate of the key just left; true when the limit is reached.
-  const settle = (): boolean => {
-    if (candidate === undefined || prefix === undefined) return false;
-    pushVisible(rows, candidate, candidate.key.length === prefix.length);
-    return rows.length >= limit;
-  };
-  restart: for (;;) {
-    for (const kv of reader.scan(DATA_KEYSPACE, { start: lo, end: seek, reverse: true })) {
-      const key = kv.key;
-      const newest = isNewest(key, kv.value);
-      const prefixLength = prefixLengthOf(key, newest);
-      if (prefix !== undefined && hasPrefix(key, prefixLength, prefix)) {
-        if (++steps > STEPS_BEFORE_SEEK) {
-          if (!resolved) candidate = newestAtOrBelow(reader, prefix, ts);
-          resolved = true;
-          // The bare prefix is the key's smallest entry: an exclusive end there skips them all.
-          seek = prefix;
-          steps = 0;
-          continue restart;
-        }
-        if (resolved) continue;
-      } else {
-        if (settle()) return true;
-        prefix = key.subarray(0, prefixLength);
-        candidate = undefined;
-        resolved = false;
-        steps = 0;
-      }
-      if (compareEntryTimestamp(key, kv.value, newest, ts) > 0) {
-        resolved = true;
-        continue;
-      }
-      candidate = kv;
-    }
-    return settle() || rows.length >= limit;
-  }
 }

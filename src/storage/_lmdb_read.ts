@@ -7,7 +7,7 @@
 
 import type { Database, Transaction } from "lmdb";
 import { ErrorCode, isRangeDbError, RangeDbError } from "../base/errors.ts";
-import type { KeyValue, ScanOptions } from "./engine.ts";
+import type { KeyValue, ScanOptions, ViewVisitor } from "./engine.ts";
 import { compareBytes } from "./compare_bytes.ts";
 import { resolveScan } from "./_scan_options.ts";
 import {
@@ -22,6 +22,46 @@ import {
 
 /** A keyspace's database: binary keys, binary values (lmdb-js returns Buffers). */
 export type KeyspaceDb = Database<Uint8Array, Uint8Array>;
+
+/**
+ * lmdb-js options of a second handle on a keyspace's database whose ranges return views instead
+ * of copies, for {@linkcode visitLogical}. A binary handle copies each key and value out of
+ * lmdb-js's reused read buffers with `Uint8Array.prototype.slice` on a Buffer, which constructs
+ * a Buffer through its species: that construction was about half the time of a scan. Here the
+ * key reader and the value decoder wrap the same bytes in plain Uint8Array views instead, valid
+ * until the iterator's next step. `decoderCopies` (lmdb-js sets it when the encoder does not
+ * declare `needsStableBuffer`) is what lets the decoder see the reused buffer itself. The
+ * handle is only read through `getRange`: its encoder is never asked to encode.
+ */
+export function viewDbOptions(name: string) {
+  return {
+    name,
+    keyEncoder: {
+      writeKey(key: Uint8Array, target: Uint8Array, start: number): number {
+        target.set(key, start);
+        return start + key.length;
+      },
+      readKey(source: Uint8Array, start: number, end: number): Uint8Array {
+        return new Uint8Array(source.buffer, source.byteOffset + start, end - start);
+      },
+    },
+    encoder: {
+      encode(value: Uint8Array): Uint8Array {
+        return value;
+      },
+      decode(bytes: Uint8Array, size: number): Uint8Array {
+        return new Uint8Array(bytes.buffer, bytes.byteOffset, size);
+      },
+    },
+  };
+}
+
+/**
+ * The smallest key: the start of a forward range, and the inclusive end of a reverse one,
+ * without a lower bound (lmdb-js's default depends on the key encoding: for a custom one it
+ * skips keys below 0x05).
+ */
+const FIRST_KEY = new Uint8Array([0]);
 
 const T = LONG_KEY_PREFIX_BYTES;
 
@@ -91,15 +131,89 @@ function rangeOptions(
   const high = highInclusive ? physicalUpperBound(end) : end;
   const range: Record<string, unknown> = { reverse };
   if (reverse) {
-    // Without an end, lmdb-js stops at its default beginning key [0x00]: inclusive keeps it.
     range.inclusiveEnd = true;
+    range.end = low ?? FIRST_KEY;
     if (high !== undefined) Object.assign(range, { start: high, exclusiveStart: !highInclusive });
-    if (low !== undefined) range.end = low;
   } else {
-    if (low !== undefined) range.start = low;
+    range.start = low ?? FIRST_KEY;
     if (high !== undefined) Object.assign(range, { end: high, inclusiveEnd: highInclusive });
   }
   return range;
+}
+
+type RangeIterator = Iterator<{ key: Uint8Array; value: Uint8Array }>;
+
+/**
+ * Reads the long-key group that starts with the pair `first` from `iterator`, sorted logically
+ * in the scan's direction. Each pair is copied into plain Uint8Arrays: a view handle reuses its
+ * memory, a binary one returns Buffers.
+ *
+ * @returns the group and the iterator's first result past it
+ */
+function readGroup(
+  iterator: RangeIterator,
+  first: { key: Uint8Array; value: Uint8Array },
+  reverse: boolean,
+) {
+  const head = new Uint8Array(first.key);
+  const group = [decodeLong(head, new Uint8Array(first.value))];
+  let next = iterator.next();
+  for (; !next.done && sameGroup(next.value.key, head); next = iterator.next()) {
+    group.push(decodeLong(new Uint8Array(next.value.key), new Uint8Array(next.value.value)));
+  }
+  group.sort(
+    reverse ? (a, b) => compareBytes(b.key, a.key) : (a, b) => compareBytes(a.key, b.key),
+  );
+  return { group, next };
+}
+
+/**
+ * Visits logical pairs in [start, end) eagerly, over `views` (a handle opened with
+ * {@linkcode viewDbOptions}): short keys are passed as lmdb-js's views, long-key groups as
+ * decoded copies. Bounds are checked as in {@linkcode scanLogical}.
+ */
+export function visitLogical(
+  views: KeyspaceDb,
+  options: ScanOptions | undefined,
+  transaction: Transaction | undefined,
+  visit: ViewVisitor,
+): void {
+  const { start, end, reverse, limit } = resolveScan(options);
+  if (limit === 0) return;
+  const range = rangeOptions(start, end, reverse);
+  range.transaction = transaction;
+  const checkStart = start !== undefined && start.length > T ? start : undefined;
+  const checkEnd = end !== undefined && end.length > T ? end : undefined;
+  const unchecked = checkStart === undefined && checkEnd === undefined;
+  const inBounds = (key: Uint8Array) =>
+    (checkStart === undefined || compareBytes(key, checkStart) >= 0) &&
+    (checkEnd === undefined || compareBytes(key, checkEnd) < 0);
+  let emitted = 0;
+  let iterator: RangeIterator | undefined;
+  try {
+    iterator = views.getRange(range)[Symbol.iterator]();
+    let next = iterator.next();
+    while (!next.done) {
+      const pair = next.value;
+      if (pair.key.length <= T) {
+        if (unchecked || inBounds(pair.key)) {
+          if (visit(pair.key, pair.value) === false || ++emitted === limit) return;
+        }
+        next = iterator.next();
+        continue;
+      }
+      const read = readGroup(iterator, pair, reverse);
+      for (const { key, value } of read.group) {
+        if (!inBounds(key)) continue;
+        if (visit(key, value) === false || ++emitted === limit) return;
+      }
+      next = read.next;
+    }
+  } catch (err) {
+    throw lmdbFailure("scan", err);
+  } finally {
+    iterator?.return?.();
+  }
 }
 
 /**
@@ -126,7 +240,7 @@ export function* scanLogical(
     (checkStart === undefined || compareBytes(key, checkStart) >= 0) &&
     (checkEnd === undefined || compareBytes(key, checkEnd) < 0);
   let emitted = 0;
-  let iterator: Iterator<{ key: Uint8Array; value: Uint8Array }> | undefined;
+  let iterator: RangeIterator | undefined;
   try {
     iterator = db.getRange(range)[Symbol.iterator]();
     let next = iterator.next();
@@ -141,19 +255,13 @@ export function* scanLogical(
         next = iterator.next();
         continue;
       }
-      const group = [decodeLong(own(key), own(value))];
-      for (next = iterator.next(); !next.done && sameGroup(next.value.key, key);) {
-        group.push(decodeLong(own(next.value.key), own(next.value.value)));
-        next = iterator.next();
-      }
-      group.sort(
-        reverse ? (a, b) => compareBytes(b.key, a.key) : (a, b) => compareBytes(a.key, b.key),
-      );
-      for (const pair of group) {
+      const read = readGroup(iterator, next.value, reverse);
+      for (const pair of read.group) {
         if (!inBounds(pair.key)) continue;
         yield pair;
         if (++emitted === limit) return;
       }
+      next = read.next;
     }
   } catch (err) {
     throw lmdbFailure("scan", err);

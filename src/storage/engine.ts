@@ -51,7 +51,21 @@ export interface Reader {
    * the state as of its first step, and writes committed while it runs are not seen by it.
    */
   scan(keyspace: Keyspace, options?: ScanOptions): Iterable<KeyValue>;
+  /**
+   * The fast path of {@linkcode Reader.scan} for layers that copy only what they keep (MVCC):
+   * calls `visit` with each pair in order, eagerly, over the state as of the call, until it
+   * returns false. The arrays passed are views valid only during that one call (the engine
+   * reuses their memory for the next pair): never modify or keep them, copy instead. `visit`
+   * may read through the same reader, but the views it holds are invalid from then on.
+   */
+  visitViews(keyspace: Keyspace, options: ScanOptions | undefined, visit: ViewVisitor): void;
 }
+
+/**
+ * Receives one pair of {@linkcode Reader.visitViews}; both arrays are borrowed for the call.
+ * Returning false stops the iteration; any other result continues it.
+ */
+export type ViewVisitor = (key: Uint8Array, value: Uint8Array) => boolean | void;
 
 /**
  * A consistent, point-in-time view: writes committed after it was taken are invisible to it.

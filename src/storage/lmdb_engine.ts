@@ -17,7 +17,8 @@
  * LMDB's warning that a machine crash may then corrupt the file.
  *
  * Reads: `get` copies the value out of lmdb-js's reused buffer; every returned array is a plain
- * Uint8Array the caller owns.
+ * Uint8Array the caller owns. `visitViews` reads through a second handle per keyspace whose
+ * ranges hand out views of lmdb-js's reused buffers instead of copies (`viewDbOptions`).
  *
  * Keys: lmdb-js refuses keys over 1978 bytes, so a key longer than 1962 bytes is stored under
  * its first 1962 bytes plus 16 bytes of its SHA-256, with the rest of the key kept in front of
@@ -39,12 +40,20 @@ import {
   type KeyValue,
   type ScanOptions,
   type Snapshot,
+  type ViewVisitor,
   type WriteBatch,
   type WriteOptions,
 } from "./engine.ts";
 import { type BatchOp, checkOp, OpWriteBatch, ownBatch } from "./_write_batch.ts";
 import { closedError, resolveScan } from "./_scan_options.ts";
-import { getLogical, type KeyspaceDb, lmdbFailure, scanLogical } from "./_lmdb_read.ts";
+import {
+  getLogical,
+  type KeyspaceDb,
+  lmdbFailure,
+  scanLogical,
+  viewDbOptions,
+  visitLogical,
+} from "./_lmdb_read.ts";
 import {
   encodeLongValue,
   logicalBytes,
@@ -107,6 +116,7 @@ class LmdbSnapshot implements Snapshot {
   constructor(
     transaction: Transaction,
     readonly dbs: Record<Keyspace, KeyspaceDb>,
+    readonly views: Record<Keyspace, KeyspaceDb>,
     readonly onClose: (snapshot: LmdbSnapshot) => void,
   ) {
     this.#read = { transaction };
@@ -145,6 +155,12 @@ class LmdbSnapshot implements Snapshot {
     });
   }
 
+  /** Reads like {@linkcode LmdbSnapshot.scan}, through the view handle. */
+  visitViews(keyspace: Keyspace, options: ScanOptions | undefined, visit: ViewVisitor): void {
+    const held = this.#open("scan").transaction as Transaction & { notCurrent?: boolean };
+    visitLogical(this.views[keyspace], options, held.notCurrent ? held : undefined, visit);
+  }
+
   close(): void {
     if (this.#read === undefined) return;
     this.#read.transaction.done();
@@ -157,14 +173,21 @@ class LmdbSnapshot implements Snapshot {
 export class LmdbEngine implements Engine {
   readonly #root: RootDatabase;
   readonly #dbs: Record<Keyspace, KeyspaceDb>;
+  readonly #views: Record<Keyspace, KeyspaceDb>;
   readonly #snapshots = new Set<LmdbSnapshot>();
   readonly #pending = new Set<Promise<unknown>>();
   #open = true;
 
   /** Use {@linkcode openLmdbEngine}. */
-  constructor(readonly path: string, root: RootDatabase, dbs: Record<Keyspace, KeyspaceDb>) {
+  constructor(
+    readonly path: string,
+    root: RootDatabase,
+    dbs: Record<Keyspace, KeyspaceDb>,
+    views: Record<Keyspace, KeyspaceDb>,
+  ) {
     this.#root = root;
     this.#dbs = dbs;
+    this.#views = views;
   }
 
   #check(action: string): void {
@@ -192,6 +215,12 @@ export class LmdbEngine implements Engine {
       this.#check("scan");
       return undefined;
     });
+  }
+
+  /** Reads the LMDB read transaction current at the call. */
+  visitViews(keyspace: Keyspace, options: ScanOptions | undefined, visit: ViewVisitor): void {
+    this.#check("scan");
+    visitLogical(this.#views[keyspace], options, undefined, visit);
   }
 
   batch(): WriteBatch {
@@ -239,6 +268,7 @@ export class LmdbEngine implements Engine {
     const snapshot = new LmdbSnapshot(
       this.#root.useReadTransaction(),
       this.#dbs,
+      this.#views,
       (s) => this.#snapshots.delete(s),
     );
     this.#snapshots.add(snapshot);
@@ -279,16 +309,22 @@ export class LmdbEngine implements Engine {
   }
 }
 
-function openDbs(root: RootDatabase): Record<Keyspace, KeyspaceDb> {
+/** The binary handles of the keyspaces, and a second, view-returning handle of each. */
+function openDbs(root: RootDatabase) {
   const dbs: Partial<Record<Keyspace, KeyspaceDb>> = {};
+  const views: Partial<Record<Keyspace, KeyspaceDb>> = {};
   for (const name of KEYSPACES) {
     dbs[name] = root.openDB<Uint8Array, Uint8Array>({
       name,
       keyEncoding: "binary",
       encoding: "binary",
     });
+    views[name] = root.openDB<Uint8Array, Uint8Array>(viewDbOptions(name));
   }
-  return dbs as Record<Keyspace, KeyspaceDb>;
+  return {
+    dbs: dbs as Record<Keyspace, KeyspaceDb>,
+    views: views as Record<Keyspace, KeyspaceDb>,
+  };
 }
 
 /**
@@ -359,14 +395,14 @@ async function openRegistered(path: string, options: LmdbEngineOptions): Promise
     );
   }
   try {
-    const dbs = openDbs(root);
+    const { dbs, views } = openDbs(root);
     if (storedVersion === undefined) {
       await root.transaction(() => {
         dbs.local.putSync(FORMAT_VERSION_KEY, encodeFormatVersion(STORAGE_FORMAT_VERSION));
       });
       await root.flushed;
     }
-    return new LmdbEngine(path, root, dbs);
+    return new LmdbEngine(path, root, dbs, views);
   } catch (err) {
     await root.close();
     throw lmdbFailure("initialise storage engine", err);

@@ -14,6 +14,7 @@ import {
   type KeyValue,
   type ScanOptions,
   type Snapshot,
+  type ViewVisitor,
   type WriteBatch,
   type WriteOptions,
 } from "./engine.ts";
@@ -70,6 +71,20 @@ function* scanIn(table: Table, options: ScanOptions | undefined): Generator<KeyV
   }
 }
 
+/**
+ * Visits a table's pairs like {@linkcode scanIn}, each as copies that are overwritten with 0xee
+ * once `visit` returns: the views of the LMDB engine are reused likewise, and a caller that kept
+ * one then sees garbage in the tests run over this engine too.
+ */
+function visitIn(table: Table, options: ScanOptions | undefined, visit: ViewVisitor): void {
+  for (const { key, value } of scanIn(table, options)) {
+    const proceed = visit(key, value);
+    key.fill(0xee);
+    value.fill(0xee);
+    if (proceed === false) return;
+  }
+}
+
 /** Marks every table shared and returns the current set, as a snapshot would see it. */
 function shareAll(tables: Tables): Tables {
   for (const ks of KEYSPACES) tables[ks].shared = true;
@@ -101,6 +116,11 @@ class MemorySnapshot implements Snapshot {
 
   *#scanLazily(keyspace: Keyspace, options: ScanOptions | undefined): Generator<KeyValue> {
     yield* scanIn(this.#open("scan")[keyspace], options);
+  }
+
+  visitViews(keyspace: Keyspace, options: ScanOptions | undefined, visit: ViewVisitor): void {
+    const table = this.#open("scan")[keyspace];
+    visitIn(table, options, visit);
   }
 
   close(): void {
@@ -149,6 +169,14 @@ export class MemoryEngine implements Engine {
     const table = this.#tables[keyspace];
     table.shared = true;
     yield* scanIn(table, options);
+  }
+
+  /** Visits the state as of the call; a write made by `visit` is not seen by it. */
+  visitViews(keyspace: Keyspace, options: ScanOptions | undefined, visit: ViewVisitor): void {
+    this.#check("scan");
+    const table = this.#tables[keyspace];
+    table.shared = true;
+    visitIn(table, options, visit);
   }
 
   batch(): WriteBatch {

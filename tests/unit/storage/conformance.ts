@@ -34,9 +34,27 @@ export function k(...bytes: number[]): Uint8Array {
 export const hex = (b: Uint8Array) =>
   Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString("hex");
 
-/** Every pair of a scan, as hex strings, for readable assertions. */
+/** Every pair of `visitViews`, as hex strings read during each visit. */
+export function visitHex(reader: Reader, ks: Keyspace, options?: ScanOptions): string[][] {
+  const pairs: string[][] = [];
+  reader.visitViews(ks, options, (key, value) => {
+    pairs.push([hex(key), hex(value)]);
+  });
+  return pairs;
+}
+
+/**
+ * Every pair of a scan, as hex strings, for readable assertions. It also asserts that
+ * `visitViews` with the same options visits the same pairs, so that every scan assertion of the
+ * suites covers both ways of iterating.
+ */
 export function scanHex(reader: Reader, ks: Keyspace, options?: ScanOptions): string[][] {
-  return Array.from(reader.scan(ks, options), (kv: KeyValue) => [hex(kv.key), hex(kv.value)]);
+  const pairs = Array.from(
+    reader.scan(ks, options),
+    (kv: KeyValue) => [hex(kv.key), hex(kv.value)],
+  );
+  assert.deepEqual(visitHex(reader, ks, options), pairs, "visitViews() differs from scan()");
+  return pairs;
 }
 
 /** Puts every key with itself as its value, in one batch. */
@@ -148,6 +166,12 @@ export function registerConformanceTests(
     await e.write(batch);
     assert.deepEqual(e.get("data", k(1)), new Uint8Array(0));
     assert.deepEqual(e.get("data", k(2)), big);
+    const visited: Uint8Array[] = [];
+    e.visitViews("data", undefined, (_, value) => {
+      visited.push(value.slice());
+    });
+    // Compared as hex: a diff of 1 MiB arrays would take minutes to print.
+    assert.deepEqual(visited.map(hex), [new Uint8Array(0), big].map(hex));
   });
 
   test(".get() and .scan() return arrays the caller owns", async (e) => {
@@ -286,6 +310,29 @@ export function registerConformanceTests(
         }
       }
     }
+  });
+
+  test(".visitViews() stops at the first visit that returns false", async (e) => {
+    await putAll(e, "data", [k(1), k(2), k(3), k(4)]);
+    for (const reverse of [false, true]) {
+      const seen: string[] = [];
+      e.visitViews("data", { reverse }, (key) => {
+        seen.push(hex(key));
+        return seen.length < 2;
+      });
+      assert.deepEqual(seen, reverse ? ["04", "03"] : ["01", "02"]);
+    }
+  });
+
+  test(".visitViews() sees its snapshot and fails once the snapshot is closed", async (e) => {
+    await putAll(e, "data", [k(1)]);
+    const snap = e.snapshot();
+    await putAll(e, "data", [k(2)]);
+    assert.deepEqual(visitHex(snap, "data"), [["01", "01"]]);
+    assert.deepEqual(visitHex(e, "data"), [["01", "01"], ["02", "02"]]);
+    snap.close();
+    assertThrowsCode(() => visitHex(snap, "data"), ErrorCode.FAILED_PRECONDITION);
+    assertThrowsCode(() => visitHex(e, "data", { limit: -1 }), ErrorCode.INVALID_ARGUMENT);
   });
 
   test(".scan() rejects a negative or fractional limit", async (e) => {
@@ -468,6 +515,8 @@ export function registerConformanceTests(
     await e.close();
     assertThrowsCode(() => e.get("data", k(1)), ErrorCode.FAILED_PRECONDITION);
     assertThrowsCode(() => [...e.scan("data")], ErrorCode.FAILED_PRECONDITION);
+    assertThrowsCode(() => visitHex(e, "data"), ErrorCode.FAILED_PRECONDITION);
+    assertThrowsCode(() => visitHex(snap, "data"), ErrorCode.FAILED_PRECONDITION);
     assertThrowsCode(() => e.batch(), ErrorCode.FAILED_PRECONDITION);
     assertThrowsCode(() => e.snapshot(), ErrorCode.FAILED_PRECONDITION);
     assertThrowsCode(() => e.stats(), ErrorCode.FAILED_PRECONDITION);
