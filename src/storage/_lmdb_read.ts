@@ -8,7 +8,7 @@
 import type { Database, Transaction } from "lmdb";
 import { ErrorCode, isRangeDbError, RangeDbError } from "../base/errors.ts";
 import type { KeyValue, ScanOptions, ViewVisitor } from "./engine.ts";
-import { compareBytes } from "./compare_bytes.ts";
+import { compareBytes } from "../base/key_encoding.ts";
 import { resolveScan } from "./_scan_options.ts";
 import {
   decodeLong,

@@ -26,7 +26,7 @@
 import { createHash } from "node:crypto";
 import { ErrorCode, RangeDbError } from "../base/errors.ts";
 import type { KeyValue } from "./engine.ts";
-import { compareBytes } from "./compare_bytes.ts";
+import { compareBytes } from "../base/key_encoding.ts";
 
 /** The longest key lmdb-js accepts at LMDB's default 4 KiB page size (L). */
 export const LMDB_MAX_KEY_BYTES = 1978;

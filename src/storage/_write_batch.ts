@@ -7,7 +7,7 @@
 
 import { ErrorCode, RangeDbError } from "../base/errors.ts";
 import { type Keyspace, KEYSPACES, MAX_ENGINE_KEY_BYTES, type WriteBatch } from "./engine.ts";
-import { compareBytes } from "./compare_bytes.ts";
+import { compareBytes } from "../base/key_encoding.ts";
 
 /** One collected operation. `end` is set for deleteRange only, `value` for put only. */
 export type BatchOp =

@@ -18,7 +18,7 @@ import {
   type WriteBatch,
   type WriteOptions,
 } from "./engine.ts";
-import { compareBytes } from "./compare_bytes.ts";
+import { compareBytes } from "../base/key_encoding.ts";
 import { checkOp, OpWriteBatch, ownBatch } from "./_write_batch.ts";
 import { closedError, resolveScan } from "./_scan_options.ts";
 
