@@ -53,13 +53,11 @@ async function bindGrpc(server: grpc.Server, address: string, flag: string): Pro
   return formatHostPort({ host: hp.host, port });
 }
 
-async function establishIdentity(
-  engine: Engine,
-  flags: NodeFlags,
-  dataDir: string,
-): Promise<NodeIdentity> {
-  const existing = readNodeIdentity(engine);
-  if (existing !== undefined) return existing;
+/**
+ * Refuses flags whose features do not exist yet, on every start (a restart too), so that they
+ * are never silently ignored.
+ */
+function refuseUnbuiltFlags(flags: NodeFlags): void {
   if (flags.join.length > 0) {
     throw new RangeDbError(
       ErrorCode.FAILED_PRECONDITION,
@@ -67,17 +65,26 @@ async function establishIdentity(
         "--cluster-init",
     );
   }
+  if (flags.peers.length > 0) {
+    throw new RangeDbError(
+      ErrorCode.FAILED_PRECONDITION,
+      "Cannot run a multi-node cluster as replication is not built yet: omit --peers to run a " +
+        "single-node cluster",
+    );
+  }
+}
+
+async function establishIdentity(
+  engine: Engine,
+  flags: NodeFlags,
+  dataDir: string,
+): Promise<NodeIdentity> {
+  const existing = readNodeIdentity(engine);
+  if (existing !== undefined) return existing;
   if (!flags.clusterInit) {
     throw new RangeDbError(
       ErrorCode.FAILED_PRECONDITION,
       `Cannot start the node as ${dataDir} holds no cluster: pass --cluster-init to create one`,
-    );
-  }
-  if (flags.peers.length > 0) {
-    throw new RangeDbError(
-      ErrorCode.FAILED_PRECONDITION,
-      "Cannot initialise a multi-node cluster as replication is not built yet: omit --peers " +
-        "to start a single-node cluster",
     );
   }
   const identity = { clusterId: randomClusterId(), nodeId: 1, createdAt: Date.now() };
@@ -91,11 +98,13 @@ async function establishIdentity(
  * @param flags the parsed node flags
  * @param logger the node's logger
  * @returns the running node
- * @throws {RangeDbError} when the data directory cannot be opened (UNSUPPORTED_FORMAT,
- * CORRUPTION, FAILED_PRECONDITION), holds no cluster and --cluster-init is absent, or a
- * listener cannot bind (UNAVAILABLE)
+ * @throws {RangeDbError} FAILED_PRECONDITION for --join or --peers (not built yet, refused on
+ * every start), when the data directory holds no cluster and --cluster-init is absent, or
+ * cannot be opened (also UNSUPPORTED_FORMAT, CORRUPTION); UNAVAILABLE when a listener cannot
+ * bind
  */
 export async function startServer(flags: NodeFlags, logger: Logger): Promise<RunningServer> {
+  refuseUnbuiltFlags(flags);
   const engine = await openLmdbEngine(flags.dataDir);
   const cleanups: (() => Promise<void> | void)[] = [() => engine.close()];
   const stop = async () => {

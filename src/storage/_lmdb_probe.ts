@@ -152,6 +152,7 @@ async function readFully(handle: Deno.FsFile, into: Uint8Array, position: number
 export async function readFormatVersion(dir: string): Promise<number | undefined> {
   const root = open({
     path: dir,
+    noSubdir: false,
     readOnly: true,
     maxDbs: 16,
     keyEncoding: "binary",

@@ -382,6 +382,8 @@ async function openRegistered(path: string, options: LmdbEngineOptions): Promise
   try {
     root = open({
       path,
+      // lmdb-js treats a path with a file extension ("data.v1") as a file unless told otherwise.
+      noSubdir: false,
       maxDbs: KEYSPACES.length + 4,
       keyEncoding: "binary",
       encoding: "binary",

@@ -126,3 +126,25 @@ Deno.test("rangedb server refuses a corrupt data directory with a clear error an
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("rangedb server refuses --join and --peers on every start, a restart too", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "rangedb-e2e-" });
+  const listen = [
+    `--data-dir=${dir}`,
+    "--admin-address=127.0.0.1:0",
+    "--client-address=127.0.0.1:0",
+    "--peer-address=127.0.0.1:0",
+  ];
+  try {
+    const node = await startNode(dir);
+    await node.stop();
+    const join = await runCli(["server", ...listen, "--join=127.0.0.1:1"]);
+    assert.equal(join.code, 1);
+    assert.match(join.stderr, /Cannot join a cluster as joining is not built yet/);
+    const peers = await runCli(["server", ...listen, "--cluster-init", "--peers=127.0.0.1:1"]);
+    assert.equal(peers.code, 1);
+    assert.match(peers.stderr, /Cannot run a multi-node cluster as replication is not built yet/);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});

@@ -82,6 +82,28 @@ Deno.test("openLmdbEngine() creates the directory and records the format version
   });
 });
 
+Deno.test("openLmdbEngine() treats a data directory with a dot in its name as a directory", async () => {
+  await withTempDir(async (parent) => {
+    const dir = join(parent, "node1.data");
+    for (let round = 0; round < 2; round++) {
+      const engine = await openLmdbEngine(dir);
+      try {
+        if (round === 0) {
+          const batch = engine.batch();
+          batch.put("data", k(1), k(2));
+          await engine.write(batch);
+        } else {
+          assert.deepEqual(engine.get("data", k(1)), k(2));
+        }
+      } finally {
+        await engine.close();
+      }
+    }
+    assert.ok((await Deno.stat(dir)).isDirectory);
+    assert.ok((await Deno.stat(join(dir, "data.mdb"))).isFile);
+  });
+});
+
 Deno.test("openLmdbEngine() reopens a store with everything written before close()", async () => {
   await withTempDir(async (dir) => {
     const engine = await openLmdbEngine(dir);
