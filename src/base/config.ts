@@ -126,19 +126,22 @@ export const SETTINGS = {
     scope: "flag",
     type: "address",
     default: "127.0.0.1:7080",
-    description: "Address to listen on for the peer gRPC service (Raft, snapshots, forwarding).",
+    description: "Address to listen on for the peer gRPC service (Health today; Raft, snapshots " +
+      "and forwarding are planned).",
   },
   "client-address": {
     scope: "flag",
     type: "address",
     default: "127.0.0.1:7081",
-    description: "Address to listen on for the client gRPC API (KV, Txn, Admin, Health).",
+    description: "Address to listen on for the client gRPC API (Health today; KV, Txn and Admin " +
+      "are planned).",
   },
   "admin-address": {
     scope: "flag",
     type: "address",
     default: "127.0.0.1:7088",
-    description: "Address to listen on for HTTP: console, JSON API, /metrics, /healthz, /readyz.",
+    description: "Address to listen on for HTTP: /healthz, /readyz and /api/v1/node today; the " +
+      "console and /metrics are planned.",
   },
   "data-dir": {
     scope: "flag",
