@@ -29,14 +29,8 @@ export interface RunningServer {
   stop(): Promise<void>;
 }
 
+/** Binds `server` to `address` (validated host:port from the flags); returns the real address. */
 async function bindGrpc(server: grpc.Server, address: string, flag: string): Promise<string> {
-  const hp = parseHostPort(address);
-  if (hp === undefined) {
-    throw new RangeDbError(
-      ErrorCode.INVALID_ARGUMENT,
-      `Cannot listen as --${flag} is not host:port: got '${address}'`,
-    );
-  }
   const port = await new Promise<number>((resolve, reject) =>
     server.bindAsync(
       address,
@@ -50,7 +44,7 @@ async function bindGrpc(server: grpc.Server, address: string, flag: string): Pro
       { cause },
     );
   });
-  return formatHostPort({ host: hp.host, port });
+  return formatHostPort({ host: parseHostPort(address)!.host, port });
 }
 
 /**
@@ -74,17 +68,13 @@ function refuseUnbuiltFlags(flags: NodeFlags): void {
   }
 }
 
-async function establishIdentity(
-  engine: Engine,
-  flags: NodeFlags,
-  dataDir: string,
-): Promise<NodeIdentity> {
+async function establishIdentity(engine: Engine, flags: NodeFlags): Promise<NodeIdentity> {
   const existing = readNodeIdentity(engine);
   if (existing !== undefined) return existing;
   if (!flags.clusterInit) {
     throw new RangeDbError(
       ErrorCode.FAILED_PRECONDITION,
-      `Cannot start the node as ${dataDir} holds no cluster: pass --cluster-init to create one`,
+      `Cannot start the node as ${flags.dataDir} holds no cluster: pass --cluster-init to create one`,
     );
   }
   const identity = { clusterId: randomClusterId(), nodeId: 1, createdAt: Date.now() };
@@ -107,11 +97,12 @@ export async function startServer(flags: NodeFlags, logger: Logger): Promise<Run
   refuseUnbuiltFlags(flags);
   const engine = await openLmdbEngine(flags.dataDir);
   const cleanups: (() => Promise<void> | void)[] = [() => engine.close()];
+  // Idempotent: each cleanup runs once, newest first.
   const stop = async () => {
-    for (const cleanup of cleanups.reverse()) await cleanup();
+    for (let cleanup = cleanups.pop(); cleanup; cleanup = cleanups.pop()) await cleanup();
   };
   try {
-    const identity = await establishIdentity(engine, flags, flags.dataDir);
+    const identity = await establishIdentity(engine, flags);
     const log = logger.with({ node_id: identity.nodeId, cluster_id: identity.clusterId });
     const health = new HealthStatus();
 

@@ -106,6 +106,25 @@ export function modelScan(model: Map<string, string>, options: ScanOptions): str
 }
 
 /**
+ * Returns a function that registers one test named `label + name`, run on a fresh engine from
+ * `makeFixture` that is disposed afterwards.
+ */
+export function fixtureTest(
+  label: string,
+  makeFixture: () => Promise<EngineFixture>,
+): (name: string, fn: (engine: Engine) => Promise<void>) => void {
+  return (name, fn) =>
+    Deno.test(`${label}${name}`, async () => {
+      const fixture = await makeFixture();
+      try {
+        await fn(fixture.engine);
+      } finally {
+        await fixture.dispose();
+      }
+    });
+}
+
+/**
  * Registers the conformance tests under `label` (e.g. "MemoryEngine").
  *
  * @param label the implementation's name, the first word of each test name
@@ -115,15 +134,7 @@ export function registerConformanceTests(
   label: string,
   makeFixture: () => Promise<EngineFixture>,
 ): void {
-  const test = (name: string, fn: (engine: Engine) => Promise<void>) =>
-    Deno.test(`${label}${name}`, async () => {
-      const fixture = await makeFixture();
-      try {
-        await fn(fixture.engine);
-      } finally {
-        await fixture.dispose();
-      }
-    });
+  const test = fixtureTest(label, makeFixture);
 
   test(".get() returns undefined for an absent key and the value after a put", async (e) => {
     assert.equal(e.get("data", k(1)), undefined);

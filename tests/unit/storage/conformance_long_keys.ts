@@ -10,7 +10,7 @@
 import assert from "node:assert/strict";
 import type { Engine, ScanOptions } from "../../../src/storage/engine.ts";
 import { LMDB_MAX_KEY_BYTES, LONG_KEY_PREFIX_BYTES } from "../../../src/storage/_long_key.ts";
-import { type EngineFixture, hex, modelScan, scanHex } from "./conformance.ts";
+import { type EngineFixture, fixtureTest, hex, modelScan, scanHex } from "./conformance.ts";
 
 const T = LONG_KEY_PREFIX_BYTES;
 const L = LMDB_MAX_KEY_BYTES;
@@ -118,15 +118,7 @@ export function registerLongKeyConformanceTests(
   label: string,
   makeFixture: () => Promise<EngineFixture>,
 ): void {
-  const test = (name: string, fn: (engine: Engine) => Promise<void>) =>
-    Deno.test(`${label}${name}`, async () => {
-      const fixture = await makeFixture();
-      try {
-        await fn(fixture.engine);
-      } finally {
-        await fixture.dispose();
-      }
-    });
+  const test = fixtureTest(label, makeFixture);
 
   test(".write() and .get() handle keys of every length around the LMDB key limit", async (e) => {
     const lengths = [T - 1, T, T + 1, L - 1, L, L + 1, 4200, 9000];
