@@ -7,6 +7,7 @@
  */
 
 import { decodeConfChange } from "./conf_change_codec.ts";
+import { sortedIds } from "./quorum/majority.ts";
 import {
   type ConfChange,
   ConfChangeTransition,
@@ -69,7 +70,7 @@ export function describeEntry(e: Entry): string {
 }
 
 function ids(list: readonly number[]): string {
-  return `[${[...list].sort((a, b) => a - b).join(" ")}]`;
+  return `[${sortedIds(list).join(" ")}]`;
 }
 
 /** `Voters:[1 2 3] VotersOutgoing:[] Learners:[] LearnersNext:[] AutoLeave:false`. */

@@ -16,7 +16,7 @@ export function entrySize(e: Entry): number {
 /** The summed {@linkcode entrySize} of `ents`. */
 export function entriesSize(ents: readonly Entry[]): number {
   let n = 0;
-  for (let i = 0; i < ents.length; i++) n += ents[i].data.byteLength;
+  for (let i = 0; i < ents.length; i++) n += entrySize(ents[i]);
   return n;
 }
 
@@ -26,9 +26,9 @@ export function entriesSize(ents: readonly Entry[]): number {
  */
 export function limitSize(ents: Entry[], maxSize: number): Entry[] {
   if (ents.length <= 1 || maxSize === Infinity) return ents;
-  let size = ents[0].data.byteLength;
+  let size = entrySize(ents[0]);
   for (let i = 1; i < ents.length; i++) {
-    size += ents[i].data.byteLength;
+    size += entrySize(ents[i]);
     if (size > maxSize) return ents.slice(0, i);
   }
   return ents;

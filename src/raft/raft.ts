@@ -25,7 +25,6 @@ import { stepFollower } from "./raft_step_follower.ts";
 import { stepLeader } from "./raft_step_leader.ts";
 import { RaftLog } from "./raft_log.ts";
 import { ReadOnly } from "./read_only.ts";
-import { ProgressState } from "./tracker/progress.ts";
 import { ProgressTracker } from "./tracker/progress_tracker.ts";
 import {
   type ConfChange,
@@ -61,7 +60,6 @@ export class Raft {
   vote: NodeId = NONE;
   lead: NodeId = NONE;
   state: StateType = StateType.Follower;
-  isLearner = false;
   readonly raftLog: RaftLog;
   trk: ProgressTracker;
   readOnly: ReadOnly;
@@ -151,8 +149,12 @@ export class Raft {
 
   /** The state the caller must persist. */
   hardState(): HardState {
-    const vote = this.hiddenVoteTerm === this.term ? NONE : this.vote;
-    return { term: this.term, vote, commit: this.raftLog.committed };
+    return { term: this.term, vote: this.persistedVote(), commit: this.raftLog.committed };
+  }
+
+  /** The vote as handed out for persisting (`NONE` while a planted bug hides it). */
+  persistedVote(): NodeId {
+    return this.hiddenVoteTerm === this.term ? NONE : this.vote;
   }
 
   /** Queues `m` for sending, stamping `from` and (except for votes and forwards) the term. */
@@ -207,14 +209,7 @@ export class Raft {
     this.trk.resetVotes();
     const last = this.raftLog.lastIndex();
     for (const [id, pr] of this.trk.progress) {
-      pr.match = id === this.id ? this.raftLog.lastPersistedIndex() : 0;
-      pr.next = last + 1;
-      pr.sentCommit = 0;
-      pr.state = ProgressState.Probe;
-      pr.pendingSnapshot = 0;
-      pr.recentActive = false;
-      pr.msgAppProbesPaused = false;
-      pr.inflights.reset();
+      pr.reset(id === this.id ? this.raftLog.lastPersistedIndex() : 0, last + 1);
     }
     this.pendingConfIndex = 0;
     this.uncommittedSize = 0;

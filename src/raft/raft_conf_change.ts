@@ -52,8 +52,6 @@ export function switchToConfig(r: Raft, next: ChangeResult): ConfState {
   r.trk.config = next.config;
   r.trk.progress = next.progress;
   const cs = r.trk.confState();
-  const pr = r.trk.progress.get(r.id);
-  r.isLearner = pr !== undefined && pr.isLearner;
   if (r.state !== StateType.Leader || cs.voters.length === 0) return cs;
   if (r.maybeCommit()) {
     r.appendsPending = true;

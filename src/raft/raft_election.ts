@@ -11,7 +11,7 @@ import { CampaignType } from "./raft.ts";
 import { handleAppendEntries, handleHeartbeat, handleSnapshot } from "./raft_step_follower.ts";
 import { bcastAppend } from "./raft_replication.ts";
 import { RaftError } from "./errors.ts";
-import { VoteResult } from "./quorum/majority.ts";
+import { sortedIds, VoteResult } from "./quorum/majority.ts";
 import { type Message, MessageType, NONE, StateType } from "./types.ts";
 
 /**
@@ -42,7 +42,7 @@ export function campaign(r: Raft, t: CampaignType): void {
   }
   const lastIndex = r.raftLog.lastIndex();
   const lastTerm = r.raftLog.lastTerm();
-  for (const id of [...r.trk.config.voters.ids()].sort((a, b) => a - b)) {
+  for (const id of sortedIds(r.trk.config.voters.ids())) {
     if (id === r.id) continue;
     const m = newMessage(voteMsg, id);
     m.term = term;

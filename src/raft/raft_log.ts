@@ -45,12 +45,6 @@ export class RaftLog {
     this.applied = first - 1;
   }
 
-  /** e.g. `committed=5 applied=3 applying=4 unstable.offset=6 len(unstable)=2`. */
-  toString(): string {
-    return `committed=${this.committed} applied=${this.applied} applying=${this.applying}` +
-      ` unstable.offset=${this.unstable.offset} len(unstable)=${this.unstable.entries.length}`;
-  }
-
   /**
    * Appends the leader's entries following `(index, logTerm)` when the log matches there, and
    * advances the commit index to `min(committed, index + ents.length)`.

@@ -69,7 +69,7 @@ export function maybeSendAppend(r: Raft, to: NodeId, sendIfEmpty = false): boole
  * active (no snapshot goes to a node that may be down).
  * @returns true when sent
  */
-export function maybeSendSnapshot(r: Raft, to: NodeId, pr: Progress): boolean {
+function maybeSendSnapshot(r: Raft, to: NodeId, pr: Progress): boolean {
   if (!pr.recentActive) {
     r.cfg.logger.debug("not sending snapshot to inactive node", { node_id: r.id, to });
     return false;

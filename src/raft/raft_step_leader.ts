@@ -233,7 +233,7 @@ function sendReadIndexResponse(r: Raft, m: Message): void {
 }
 
 /** Answers the ReadIndex requests queued while no entry of this term was committed. */
-export function releasePendingReadIndexMessages(r: Raft): void {
+function releasePendingReadIndexMessages(r: Raft): void {
   if (r.pendingReadIndexMessages.length === 0 || !r.committedEntryInCurrentTerm()) return;
   const msgs = r.pendingReadIndexMessages;
   r.pendingReadIndexMessages = [];

@@ -185,14 +185,24 @@ export class RawNode {
     const r = this.r;
     r.flushAppends();
     if (r.msgs.length > 0 || r.readStates.length > 0) return true;
-    const ss = r.softState();
-    if (ss.lead !== this.prevSoftState.lead || ss.raftState !== this.prevSoftState.raftState) {
-      return true;
-    }
-    if (!hardStateEqual(r.hardState(), this.prevHardState)) return true;
+    if (this.softStateChanged() || this.hardStateChanged()) return true;
     const log = r.raftLog;
     return log.nextUnstableSnapshot() !== undefined || log.hasNextUnstableEnts() ||
       log.hasNextCommittedEnts(true);
+  }
+
+  /** True when lead or role differ from the last Ready's; compares without allocating. */
+  private softStateChanged(): boolean {
+    const r = this.r;
+    return r.lead !== this.prevSoftState.lead || r.state !== this.prevSoftState.raftState;
+  }
+
+  /** True when the hard state to persist differs from the last Ready's; allocates nothing. */
+  private hardStateChanged(): boolean {
+    const r = this.r;
+    const prev = this.prevHardState;
+    return r.term !== prev.term || r.persistedVote() !== prev.vote ||
+      r.raftLog.committed !== prev.commit;
   }
 
   /**
@@ -217,13 +227,13 @@ export class RawNode {
       messages: r.msgs,
       mustSync: false,
     };
-    const ss = r.softState();
-    if (ss.lead !== this.prevSoftState.lead || ss.raftState !== this.prevSoftState.raftState) {
+    if (this.softStateChanged()) {
+      const ss = r.softState();
       rd.softState = ss;
       this.prevSoftState = ss;
     }
-    const hs = r.hardState();
-    if (!hardStateEqual(hs, this.prevHardState)) {
+    if (this.hardStateChanged()) {
+      const hs = r.hardState();
       rd.hardState = hs;
       rd.mustSync = hs.term !== this.prevHardState.term || hs.vote !== this.prevHardState.vote;
       this.prevHardState = hs;
@@ -305,8 +315,4 @@ export class RawNode {
       config: r.trk.confState(),
     };
   }
-}
-
-function hardStateEqual(a: HardState, b: HardState): boolean {
-  return a.term === b.term && a.vote === b.vote && a.commit === b.commit;
 }

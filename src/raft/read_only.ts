@@ -15,7 +15,7 @@ export interface ReadIndexStatus {
 }
 
 /** The request context as a map key (bytes mapped one-to-one onto UTF-16 code units). */
-export function contextKey(ctx: Uint8Array): string {
+function contextKey(ctx: Uint8Array): string {
   let s = "";
   for (let i = 0; i < ctx.length; i++) s += String.fromCharCode(ctx[i]);
   return s;

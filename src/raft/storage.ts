@@ -71,7 +71,7 @@ function copyConfState(cs: ConfState): ConfState {
  * import { MemoryStorage } from "./storage.ts";
  * const s = MemoryStorage.fromConfState({ voters: [1, 2, 3], learners: [], votersOutgoing: [],
  *   learnersNext: [], autoLeave: false });
- * s.lastIndex(); // 0
+ * s.lastIndex(); // 1: the initial snapshot's index, with no entries after it
  * ```
  */
 export class MemoryStorage implements Storage {

@@ -19,6 +19,11 @@ export const VoteResult = {
 /** One of the values of {@linkcode VoteResult}. */
 export type VoteResult = typeof VoteResult[keyof typeof VoteResult];
 
+/** `ids` in ascending order, as a new array (the deterministic order of iteration and output). */
+export function sortedIds(ids: Iterable<NodeId>): NodeId[] {
+  return [...ids].sort((a, b) => a - b);
+}
+
 /** The acknowledged (durably replicated) index of a node, undefined when unknown. */
 export type AckedIndexer = (id: NodeId) => number | undefined;
 
@@ -43,7 +48,7 @@ export class MajorityConfig {
 
   /** The voters in ascending order. */
   slice(): NodeId[] {
-    return [...this.ids].sort((a, b) => a - b);
+    return sortedIds(this.ids);
   }
 
   /** e.g. `(1 2 3)`. */

@@ -85,6 +85,18 @@ export class Progress {
   }
 
   /**
+   * Starts over in probe state at `match`/`next`, as after a term change: nothing sent, nothing
+   * heard from since.
+   */
+  reset(match: number, next: number): void {
+    this.resetState(ProgressState.Probe);
+    this.match = match;
+    this.next = next;
+    this.sentCommit = 0;
+    this.recentActive = false;
+  }
+
+  /**
    * Moves to probe state. After a snapshot, probing resumes after the snapshot's index (the
    * follower most likely installed it).
    */

@@ -6,7 +6,7 @@
  */
 
 import { JointConfig } from "../quorum/joint.ts";
-import { type AckedIndexer, MajorityConfig, VoteResult } from "../quorum/majority.ts";
+import { type AckedIndexer, MajorityConfig, sortedIds, VoteResult } from "../quorum/majority.ts";
 import type { ConfState, NodeId } from "../types.ts";
 import type { Progress } from "./progress.ts";
 
@@ -48,15 +48,13 @@ export class TrackerConfig {
   /** e.g. `voters=(1 2 3)&&(1 2) learners=(4) learners_next=(3) autoleave`. */
   toString(): string {
     let s = `voters=${this.voters}`;
-    if (this.learners.size > 0) s += ` learners=${sortedIds(this.learners)}`;
-    if (this.learnersNext.size > 0) s += ` learners_next=${sortedIds(this.learnersNext)}`;
+    if (this.learners.size > 0) s += ` learners=(${sortedIds(this.learners).join(" ")})`;
+    if (this.learnersNext.size > 0) {
+      s += ` learners_next=(${sortedIds(this.learnersNext).join(" ")})`;
+    }
     if (this.autoLeave) s += " autoleave";
     return s;
   }
-}
-
-function sortedIds(ids: Iterable<NodeId>): string {
-  return `(${[...ids].sort((a, b) => a - b).join(" ")})`;
 }
 
 /** Membership, progress and votes of one node. */
@@ -78,9 +76,9 @@ export class ProgressTracker {
   confState(): ConfState {
     return {
       voters: this.config.voters.incoming.slice(),
-      learners: [...this.config.learners].sort((a, b) => a - b),
+      learners: sortedIds(this.config.learners),
       votersOutgoing: this.config.voters.outgoing.slice(),
-      learnersNext: [...this.config.learnersNext].sort((a, b) => a - b),
+      learnersNext: sortedIds(this.config.learnersNext),
       autoLeave: this.config.autoLeave,
     };
   }
@@ -107,7 +105,7 @@ export class ProgressTracker {
 
   /** Member ids in ascending order (deterministic iteration for sending). */
   sortedIds(): NodeId[] {
-    return [...this.progress.keys()].sort((a, b) => a - b);
+    return sortedIds(this.progress.keys());
   }
 
   /** True when a quorum of voters was recently active. */

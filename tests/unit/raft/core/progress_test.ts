@@ -78,3 +78,24 @@ Deno.test("Progress.canBumpCommit() tells whether a commit index is news", () =>
   p.setSentCommit(5);
   assert.equal(p.canBumpCommit(7), false, "nothing beyond next - 1 to apply it to");
 });
+
+Deno.test("Progress.reset() starts over in probe state with nothing sent or heard", () => {
+  const p = progress(ProgressState.Replicate, 3, 4);
+  p.sentEntries(2, 10);
+  p.setSentCommit(5);
+  p.reset(0, 9);
+  assert.deepEqual(
+    [p.state, p.match, p.next, p.sentCommit, p.recentActive, p.inflights.count],
+    [ProgressState.Probe, 0, 9, 0, false, 0],
+  );
+
+  const q = progress(ProgressState.Probe, 0, 1);
+  q.becomeSnapshot(7);
+  q.sentEntries(1, 0);
+  assert.deepEqual([q.pendingSnapshot, q.msgAppProbesPaused], [7, true]);
+  q.reset(8, 9);
+  assert.deepEqual(
+    [q.state, q.match, q.next, q.pendingSnapshot, q.msgAppProbesPaused],
+    [ProgressState.Probe, 8, 9, 0, false],
+  );
+});

@@ -40,7 +40,8 @@ export interface ScenarioNode {
   randomValue: number;
 }
 
-const LEVELS = { debug: 0, info: 1, warn: 2, none: 3 } as const;
+/** The log thresholds by name, lowest (most verbose) first. */
+export const LEVELS = { debug: 0, info: 1, warn: 2, none: 3 } as const;
 /** A log threshold of {@linkcode ScenarioEnv}. */
 export type LogLevel = keyof typeof LEVELS;
 

@@ -59,8 +59,8 @@ export function targets(env: ScenarioEnv, block: ScenarioBlock): number[] {
 /** The one node id a command needs. @throws {Error} when not exactly one is given */
 export function oneId(block: ScenarioBlock): number {
   const ids = numbers(block);
-  if (ids.length < 1) {
-    throw new Error(`Cannot run ${block.cmd} as it needs a node id: ${block.pos}`);
+  if (ids.length !== 1) {
+    throw new Error(`Cannot run ${block.cmd} as it needs exactly one node id: ${block.pos}`);
   }
   return ids[0];
 }

@@ -4,14 +4,14 @@
  * @module
  */
 
-import type { LogLevel } from "../env.ts";
+import { LEVELS, type LogLevel } from "../env.ts";
 import { type Handler, words } from "./args.ts";
-
-const LEVELS: readonly string[] = ["debug", "info", "warn", "none"];
 
 /** Handles `log-level`. */
 export const logLevel: Handler = (env, block) => {
   const level = words(block)[0];
-  if (!LEVELS.includes(level)) throw new Error(`Cannot set log level as it is unknown: ${level}`);
+  if (!Object.hasOwn(LEVELS, level)) {
+    throw new Error(`Cannot set log level as it is unknown: ${level}`);
+  }
   env.logLevel = level as LogLevel;
 };
