@@ -13,31 +13,19 @@
  */
 import { parseArgs } from "node:util";
 
-/** Dev-only packages that must not be embedded (ARCHITECTURE §9). */
-const EXCLUDES = [
-  "node_modules/.bin",
-  "node_modules/deno",
-  "node_modules/@deno",
-  "node_modules/@bufbuild/buf",
-  "node_modules/@bufbuild/protoc-gen-es",
-  "node_modules/@bufbuild/protoplugin",
-  "node_modules/fast-check",
-  "node_modules/esbuild",
-  "node_modules/@esbuild",
-  "node_modules/playwright-core",
-  "node_modules/bintrees/test",
-  "node_modules/typescript",
-];
-
-/** Platform packages of dev tools (buf's binaries), found by prefix under node_modules. */
-function devPlatformPackages(): string[] {
-  try {
-    return [...Deno.readDirSync("node_modules/@bufbuild")]
-      .filter((e) => e.isDirectory && e.name.startsWith("buf-"))
-      .map((e) => `node_modules/@bufbuild/${e.name}`);
-  } catch {
-    return [];
-  }
+/**
+ * What must not be embedded: every dev-only package recorded in package-lock.json (deno itself,
+ * buf and its platform binary, protoc-gen-es, fast-check …; ARCHITECTURE §9) and the `.bin`
+ * links, which point at those binaries.
+ */
+function devOnlyPaths(): string[] {
+  const lock = JSON.parse(Deno.readTextFileSync("package-lock.json")) as {
+    packages: Record<string, { dev?: boolean }>;
+  };
+  const dev = Object.entries(lock.packages)
+    .filter(([path, entry]) => path.startsWith("node_modules/") && entry.dev === true)
+    .map(([path]) => path);
+  return ["node_modules/.bin", ...dev];
 }
 
 const HOST_TARGET = `${Deno.build.arch}-${
@@ -67,7 +55,7 @@ for (const target of targets) {
     output,
     "--include",
     "proto/",
-    ...[...EXCLUDES, ...devPlatformPackages()].flatMap((path) => ["--exclude", path]),
+    ...devOnlyPaths().flatMap((path) => ["--exclude", path]),
     "main.ts",
   ];
   console.log(`build: deno ${args.join(" ")}`);

@@ -108,7 +108,7 @@ export function checkDeps(root: string): Violation[] {
  * @param source its contents
  * @returns its violations, ordered by line
  */
-export function checkFile(root: string, file: string, source: string): Violation[] {
+function checkFile(root: string, file: string, source: string): Violation[] {
   const rel = toPosix(relative(root, file));
   const layer = layerOf(rel);
   const out: Violation[] = [];

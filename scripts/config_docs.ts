@@ -1,13 +1,13 @@
 /**
  * Writes `docs/configuration.md` from the settings table, formatted by `deno fmt` so that
- * `deno fmt --check` accepts it; with `--check`, exits 1 instead when the committed file differs.
+ * `deno fmt --check` accepts it. Staleness is checked by tests/unit/base/config_docs_test.ts.
  *
- * Usage: `deno run -A scripts/config_docs.ts [--check]`
+ * Usage: `deno task docs:config`
  *
  * @module
  */
 
-import { readFileSync, writeFileSync } from "node:fs";
+import { writeFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { renderConfigDocs } from "../src/base/config_docs.ts";
 import { ErrorCode, RangeDbError } from "../src/base/errors.ts";
@@ -47,23 +47,5 @@ export async function formattedConfigDocs(): Promise<string> {
   return new TextDecoder().decode(out.stdout);
 }
 
-if (import.meta.main) {
-  const expected = await formattedConfigDocs();
-  if (Deno.args.includes("--check")) {
-    let actual = "";
-    try {
-      actual = readFileSync(CONFIG_DOCS_PATH, "utf8");
-    } catch {
-      // A missing file is stale like any other difference.
-    }
-    if (actual !== expected) {
-      console.error(
-        "Cannot accept docs/configuration.md as it is stale: run " +
-          "`deno run -A scripts/config_docs.ts`",
-      );
-      Deno.exit(1);
-    }
-  } else {
-    writeFileSync(CONFIG_DOCS_PATH, expected);
-  }
-}
+// Staleness is checked by tests/unit/base/config_docs_test.ts.
+if (import.meta.main) writeFileSync(CONFIG_DOCS_PATH, await formattedConfigDocs());

@@ -22,7 +22,7 @@ import { parseArgs } from "node:util";
 import { ErrorCode, RangeDbError } from "../src/base/errors.ts";
 
 /** Where generated code lives, relative to the root (the `out` of buf.gen.yaml). */
-export const GEN_DIR = "proto/gen";
+const GEN_DIR = "proto/gen";
 
 /** The outcome of a buf run. */
 interface BufResult {
@@ -47,7 +47,7 @@ async function buf(root: string, args: string[]): Promise<BufResult> {
  * @param root the repository root
  * @returns the problems found, one per line; empty when clean
  */
-export async function lintProtos(root: string): Promise<string[]> {
+async function lintProtos(root: string): Promise<string[]> {
   const res = await buf(root, ["lint"]);
   return res.ok ? [] : res.output.split("\n");
 }
@@ -60,7 +60,7 @@ export async function lintProtos(root: string): Promise<string[]> {
  * @param outputBase the directory the `out` paths of buf.gen.yaml are relative to
  * @throws {RangeDbError} INVALID_ARGUMENT with buf's output when generation fails
  */
-export async function generateProtos(root: string, outputBase: string = root): Promise<void> {
+async function generateProtos(root: string, outputBase: string = root): Promise<void> {
   const res = await buf(root, ["generate", "--output", outputBase]);
   if (!res.ok) {
     throw new RangeDbError(
@@ -76,7 +76,7 @@ export async function generateProtos(root: string, outputBase: string = root): P
  * @param root the repository root
  * @returns one line per difference ("changed: x", "missing: x", "extra: x"); empty when current
  */
-export async function diffGenerated(root: string): Promise<string[]> {
+async function diffGenerated(root: string): Promise<string[]> {
   const tmp = mkdtempSync(join(tmpdir(), "rangedb_proto_"));
   try {
     await generateProtos(root, tmp);

@@ -16,6 +16,8 @@ import {
   HealthCheckResponseSchema,
 } from "../../proto/gen/grpc/health/v1/health_pb.ts";
 
+export { ServingStatus };
+
 /** Serving status per service name; "" stands for the whole server. */
 export class HealthStatus {
   readonly #status = new Map<string, ServingStatus>([["", ServingStatus.NOT_SERVING]]);

@@ -14,7 +14,7 @@ import { formatHostPort, parseHostPort } from "../base/config_units.ts";
 import { ErrorCode, RangeDbError } from "../base/errors.ts";
 import { randomClusterId } from "../base/ids.ts";
 import type { Logger } from "../base/logger.ts";
-import { addHealthService, HealthStatus } from "../rpc/health_service.ts";
+import { addHealthService, HealthStatus, ServingStatus } from "../rpc/health_service.ts";
 import type { Engine } from "../storage/engine.ts";
 import { openLmdbEngine } from "../storage/mod.ts";
 import { type AdminServer, startAdminServer } from "./admin_http.ts";
@@ -117,20 +117,18 @@ export async function startServer(flags: NodeFlags, logger: Logger): Promise<Run
     const client = await bindGrpc(clientServer, flags.clientAddress, "client-address");
 
     const adminHp = parseHostPort(flags.adminAddress)!;
-    let ready = false;
+    const addresses = { peer, client, admin: "" };
+    const ready = () => health.get("") === ServingStatus.SERVING;
     const admin: AdminServer = await startAdminServer(adminHp.host, adminHp.port, {
-      ready: () => ready,
-      nodeInfo: () => ({ ...identity, addresses, dataDir: flags.dataDir, ready }),
+      ready,
+      nodeInfo: () => ({ ...identity, addresses, dataDir: flags.dataDir, ready: ready() }),
     });
     cleanups.push(() => admin.close());
-    const addresses = {
-      peer,
-      client,
-      admin: formatHostPort({ host: adminHp.host, port: admin.address.port }),
-    };
+    addresses.admin = formatHostPort({ host: adminHp.host, port: admin.address.port });
 
     health.set("", true);
-    ready = true;
+    // Runs first on stop: probes report not-ready while the node shuts down.
+    cleanups.push(() => health.set("", false));
     log.info("node started", { ...addresses, data_dir: flags.dataDir });
     return { identity, addresses, stop };
   } catch (err) {

@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import * as grpc from "@grpc/grpc-js";
+import { FLAG_NAMES } from "../../src/base/config_flags.ts";
 import { HealthClient } from "../../src/rpc/health_service.ts";
 import { runCli, startNode } from "../harness/node_process.ts";
 
@@ -33,6 +34,9 @@ Deno.test("rangedb server --help lists every node flag", async () => {
       "--peers",
       "--join",
       "--cluster-init",
+      "--log-level",
+      // Flags added to the settings table later must show up too.
+      ...FLAG_NAMES.map((name) => `--${name}`),
     ]
   ) {
     assert.ok(stdout.includes(flag), `help lacks ${flag}`);

@@ -29,23 +29,40 @@ export interface StartNodeOptions {
   timeoutMs?: number;
 }
 
+/** How long a process may ignore SIGTERM before it is killed. */
+const STOP_GRACE_MS = 5_000;
+
 /**
- * Runs the CLI to completion and returns its exit code and output.
+ * Runs the CLI to completion and returns its exit code and output. A run that does not finish
+ * in time is killed, so a regression that starts a server where a refusal was expected fails
+ * the test instead of hanging the suite.
  *
  * @param args arguments after `main.ts`
+ * @param timeoutMs how long the command may run
  * @returns exit code, stdout and stderr
+ * @throws {Error} when the command did not finish within `timeoutMs`
  */
 export async function runCli(
   args: string[],
+  timeoutMs = 20_000,
 ): Promise<{ code: number; stdout: string; stderr: string }> {
-  const out = await new Deno.Command(Deno.execPath(), {
+  const child = new Deno.Command(Deno.execPath(), {
     args: ["run", "-A", MAIN_TS, ...args],
     stdin: "null",
     stdout: "piped",
     stderr: "piped",
-  }).output();
+  }).spawn();
+  const timer = setTimeout(() => child.kill("SIGKILL"), timeoutMs);
+  const out = await child.output().finally(() => clearTimeout(timer));
   const dec = new TextDecoder();
-  return { code: out.code, stdout: dec.decode(out.stdout), stderr: dec.decode(out.stderr) };
+  const result = { code: out.code, stdout: dec.decode(out.stdout), stderr: dec.decode(out.stderr) };
+  if (out.signal === "SIGKILL") {
+    throw new Error(
+      `Cannot finish 'rangedb ${args.join(" ")}' as it ran over ${timeoutMs} ms:\n` +
+        `stdout:\n${result.stdout}\nstderr:\n${result.stderr}`,
+    );
+  }
+  return result;
 }
 
 async function collect(stream: ReadableStream<Uint8Array>, sink: { text: string }): Promise<void> {
@@ -90,15 +107,29 @@ export async function startNode(
     exited = true;
     return s;
   });
+  const kill = (signal: Deno.Signal) => {
+    if (exited) return;
+    try {
+      child.kill(signal);
+    } catch { /* already gone */ }
+  };
+  // Always ends the process: after STOP_GRACE_MS it is killed, and that is reported.
   const stop = async (signal: Deno.Signal = "SIGTERM") => {
-    if (!exited) {
-      try {
-        child.kill(signal);
-      } catch { /* already gone */ }
+    kill(signal);
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const graceOver = new Promise<"timeout">((resolve) => {
+      timer = setTimeout(() => resolve("timeout"), STOP_GRACE_MS);
+    });
+    const first = await Promise.race([status, graceOver]);
+    clearTimeout(timer);
+    if (first === "timeout") {
+      kill("SIGKILL");
+      await status;
+      await pumps;
+      throw new Error(`Cannot stop node as it ignored ${signal}:\nstderr:\n${err.text}`);
     }
-    const s = await status;
     await pumps;
-    return s.code;
+    return first.code;
   };
 
   const deadline = Date.now() + (options.timeoutMs ?? 20_000);

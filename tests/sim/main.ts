@@ -53,18 +53,24 @@ function summary(r: SimResult): string {
 }
 
 function main(): void {
-  const { values } = parseArgs({
-    args: Deno.args,
-    options: {
-      seeds: { type: "string" },
-      seconds: { type: "string", default: "10" },
-      nodes: { type: "string" },
-      seed: { type: "string" },
-      bug: { type: "string", multiple: true },
-      verbose: { type: "boolean", default: false },
-      "lease-reads": { type: "boolean", default: false },
-    },
-  });
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args: Deno.args,
+      options: {
+        seeds: { type: "string" },
+        seconds: { type: "string", default: "10" },
+        nodes: { type: "string" },
+        seed: { type: "string" },
+        bug: { type: "string", multiple: true },
+        verbose: { type: "boolean", default: false },
+        "lease-reads": { type: "boolean", default: false },
+      },
+    });
+  } catch (err) {
+    usage(`Cannot parse flags: ${err instanceof Error ? err.message : err}`);
+  }
+  const { values } = parsed;
   const seconds = Number(values.seconds);
   if (!(seconds > 0)) usage(`Cannot run the simulation as --seconds is invalid: ${values.seconds}`);
   const nodes = values.nodes === undefined ? undefined : Number(values.nodes);

@@ -23,7 +23,7 @@ export interface NetworkParams {
   longDelayMs: number;
 }
 
-/** The parameters of a healthy network (the liveness phase, the benchmark). */
+/** The parameters of a healthy network (the liveness phase). */
 export const CALM_NETWORK: NetworkParams = {
   dropRate: 0,
   dupRate: 0,
@@ -157,6 +157,6 @@ export class Network {
 }
 
 /** A copy of a message that shares no mutable arrays with the original (entry data is shared). */
-export function cloneMessage(m: Message): Message {
+function cloneMessage(m: Message): Message {
   return { ...m, entries: m.entries.map((e) => ({ ...e })) };
 }

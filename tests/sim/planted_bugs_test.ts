@@ -1,6 +1,8 @@
 import assert from "node:assert/strict";
 import type { PlantedBug } from "../../src/raft/mod.ts";
 import type { SimPlan } from "./plan.ts";
+import { CommittedEntriesCheck } from "./checks/committed_entries.ts";
+import { LeaderPerTermCheck } from "./checks/leader_per_term.ts";
 import { runSimulation } from "./simulation.ts";
 
 /** Seeds a planted bug may take at most before the simulation must have caught it. */
@@ -71,6 +73,17 @@ const FOCUS: Record<PlantedBug, (p: SimPlan) => void> = {
   },
 };
 
+/**
+ * The checker that must catch each bug: a different safety failure (Raft's own invariant, say)
+ * would not show that the checker written for this class of bug works.
+ */
+const CATCHER: Record<PlantedBug, string> = {
+  "double-vote": LeaderPerTermCheck.NAME,
+  "commit-on-minority": CommittedEntriesCheck.NAME,
+  "vote-not-persisted": LeaderPerTermCheck.NAME,
+  "apply-truncated-suffix": CommittedEntriesCheck.NAME,
+};
+
 Deno.test("runSimulation() passes the focused fault mixes without planted bugs", () => {
   for (const bug of Object.keys(FOCUS) as PlantedBug[]) {
     for (let seed = 1; seed <= 5; seed++) {
@@ -96,6 +109,13 @@ for (const bug of Object.keys(FOCUS) as PlantedBug[]) {
         r.failure.kind,
         "safety",
         `bug ${bug} surfaced as ${r.failure.kind} instead of a checker failure at seed ${seed}: ${r.failure.message}`,
+      );
+      assert.equal(
+        r.failure.checker,
+        CATCHER[bug],
+        `bug ${bug} was caught by ${r.failure.checker}, not ${
+          CATCHER[bug]
+        }, at seed ${seed}: ${r.failure.message}`,
       );
       console.log(`${bug}: caught by ${r.failure.checker} at seed ${seed} (${r.failure.atMs}ms)`);
       return;

@@ -1,7 +1,8 @@
 /**
  * One simulation run: a safety phase with faults, then a liveness phase in which every fault is
  * healed and the cluster must elect a leader, commit a final write and bring every member up to
- * it within a bound. Checkers run after every simulated millisecond; the client history is
+ * it within a bound. Checkers run at every event they watch (persist, role change, commit,
+ * apply; cluster.ts wires them, checks_wiring_test.ts shows it), and the client history is
  * checked for linearizability at the end.
  *
  * @module

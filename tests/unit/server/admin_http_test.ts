@@ -1,0 +1,35 @@
+import assert from "node:assert/strict";
+import { handleAdminRequest } from "../../../src/server/admin_http.ts";
+
+const cases: { method: string; path: string; ready: boolean; status: number; body: unknown }[] = [
+  { method: "GET", path: "/healthz", ready: false, status: 200, body: { status: "ok" } },
+  { method: "GET", path: "/readyz", ready: true, status: 200, body: { status: "ready" } },
+  { method: "GET", path: "/readyz", ready: false, status: 503, body: { status: "starting" } },
+  { method: "GET", path: "/api/v1/node", ready: true, status: 200, body: { nodeId: 7 } },
+  {
+    method: "GET",
+    path: "/nope",
+    ready: true,
+    status: 404,
+    body: { error: "Cannot find /nope: no such admin endpoint" },
+  },
+  {
+    method: "POST",
+    path: "/healthz",
+    ready: true,
+    status: 405,
+    body: { error: "Cannot POST /healthz: only GET is supported" },
+  },
+];
+
+for (const c of cases) {
+  Deno.test(`handleAdminRequest() answers ${c.method} ${c.path} (ready=${c.ready}) with ${c.status}`, async () => {
+    const res = handleAdminRequest(new Request(`http://node${c.path}`, { method: c.method }), {
+      ready: () => c.ready,
+      nodeInfo: () => ({ nodeId: 7 }),
+    });
+    assert.equal(res.status, c.status);
+    assert.equal(res.headers.get("content-type"), "application/json");
+    assert.deepEqual(await res.json(), c.body);
+  });
+}
