@@ -4,8 +4,9 @@
  * timestamp, a full scan at a timestamp in pages, and on-disk bytes per logical byte.
  *
  * Options: `--keys N`, `--batch N` (writes per engine transaction, default 1000),
- * `--reads N` (default: as many as keys), `--no-sync` (batches do not wait for fsync),
- * `--sequential` (load keys in order instead of shuffled).
+ * `--reads N` (default: as many as keys), `--no-sync` (sync: false; with lmdb-js 3.5 commits
+ * still wait for their flush, see lmdb_engine.ts), `--sequential` (load keys in order instead of
+ * shuffled).
  *
  * @module
  */

@@ -5,13 +5,13 @@
  *
  * - Byte strings: {@linkcode encodeBytes} escapes 0x00 as 0x00 0xFF and terminates with 0x00 0x01,
  *   so `encodeBytes(a) + suffix` sorts exactly as `a`, whatever the suffixes.
- * - Unsigned 64-bit integers: 8 bytes big-endian, ascending ({@linkcode writeUint64}) or
- *   descending ({@linkcode writeUint64Desc}, the bitwise complement). Integers are plain numbers,
- *   exact up to 2^53 - 1 (ids, raft indexes), never bigint: bigint is slow on hot paths.
+ * - Unsigned 64-bit integers: 8 bytes big-endian ({@linkcode writeUint64}). Integers are plain
+ *   numbers, exact up to 2^53 - 1 (ids, raft indexes), never bigint: bigint is slow on hot paths.
  * - Timestamps: a {@linkcode Timestamp} is the 64-bit hybrid value `wallMs << 16 | logical`,
  *   held as two numbers (wallMs needs up to 48 bits, so the 64-bit value does not fit a number)
  *   and encoded as that 64-bit value: 6 bytes of wallMs then 2 bytes of logical, big-endian.
- * - Tuples of integers ({@linkcode encodeUintTuple}), e.g. (rangeId, index) of the raft log.
+ * - Tuples of integers ({@linkcode encodeUintTuple}), for the raft log keys (rangeId, index),
+ *   used once the multi-raft store lands.
  *
  * @module
  */
@@ -30,9 +30,6 @@ export interface Timestamp {
   /** Counter within one millisecond. */
   readonly logical: number;
 }
-
-/** The smallest timestamp. */
-export const MIN_TIMESTAMP: Timestamp = Object.freeze({ wallMs: 0, logical: 0 });
 
 /** The largest timestamp (2^64 - 1 as a 64-bit value). */
 export const MAX_TIMESTAMP: Timestamp = Object.freeze({ wallMs: 2 ** 48 - 1, logical: 0xffff });
@@ -97,16 +94,6 @@ export function validateTimestamp(ts: Timestamp): void {
       { details: { wallMs, logical } },
     );
   }
-}
-
-/**
- * Formats a timestamp as `wallMs.logical`, for logs and error messages.
- *
- * @param ts the timestamp
- * @returns e.g. `"1700000000000.3"`
- */
-export function formatTimestamp(ts: Timestamp): string {
-  return `${ts.wallMs}.${ts.logical}`;
 }
 
 /**
@@ -232,21 +219,6 @@ export function writeUint64(target: Uint8Array, offset: number, value: number): 
 }
 
 /**
- * Writes `value` as 8 bytes that sort in descending order of `value` (the complement of
- * {@linkcode writeUint64}).
- *
- * @param target the destination
- * @param offset where to write
- * @param value an integer in [0, 2^53)
- * @returns `offset + 8`
- * @throws {RangeDbError} INVALID_ARGUMENT when `value` is negative, fractional or unsafe
- */
-export function writeUint64Desc(target: Uint8Array, offset: number, value: number): number {
-  checkUint(value);
-  return writeWords(target, offset, ~Math.floor(value / TWO_POW_32), ~value);
-}
-
-/**
  * Reads an integer written by {@linkcode writeUint64}.
  *
  * @param source the buffer
@@ -256,18 +228,6 @@ export function writeUint64Desc(target: Uint8Array, offset: number, value: numbe
  */
 export function readUint64(source: Uint8Array, offset: number): number {
   return wordsToNumber(readWord(source, offset), readWord(source, offset + 4));
-}
-
-/**
- * Reads an integer written by {@linkcode writeUint64Desc}.
- *
- * @param source the buffer
- * @param offset where the 8 bytes start
- * @returns the integer
- * @throws {RangeDbError} CORRUPTION when the value exceeds 2^53 - 1
- */
-export function readUint64Desc(source: Uint8Array, offset: number): number {
-  return wordsToNumber(~readWord(source, offset) >>> 0, ~readWord(source, offset + 4) >>> 0);
 }
 
 function wordsToNumber(hi: number, lo: number): number {
@@ -396,8 +356,9 @@ function readWord(source: Uint8Array, offset: number): number {
 
 /**
  * Encodes a tuple of integers, each as 8 bytes big-endian, so tuples sort element by element:
- * the raft log keys `(rangeId, index)`. A shorter tuple is a prefix of the longer ones that
- * extend it, so `encodeUintTuple([rangeId])` bounds the keys of one range.
+ * for the raft log keys `(rangeId, index)`, used once the multi-raft store lands. A shorter
+ * tuple is a prefix of the longer ones that extend it, so `encodeUintTuple([rangeId])` bounds
+ * the keys of one range.
  *
  * @param values integers in [0, 2^53)
  * @returns `8 * values.length` bytes

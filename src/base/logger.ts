@@ -163,19 +163,54 @@ class JsonLogger implements Logger {
   }
 }
 
-/** Serialises a record; never throws, so a bad field cannot turn a log call into a crash. */
+/**
+ * Serialises a record; never throws, so a bad field cannot turn a log call into a crash: when a
+ * field fails to serialise (a throwing `toJSON` or getter), the line keeps `ts`, `level` and
+ * `msg` and says why in `log_error`.
+ */
 function stringify(record: LogFields): string {
-  const seen = new WeakSet<object>();
-  return JSON.stringify(record, (_key, value: unknown) => {
+  try {
+    return JSON.stringify(record, acyclicReplacer());
+  } catch (err) {
+    return JSON.stringify({
+      ts: record.ts,
+      level: record.level,
+      msg: record.msg,
+      log_error: describe(err),
+    });
+  }
+}
+
+/**
+ * A JSON.stringify replacer for log fields that writes "[circular]" for an object that is its
+ * own ancestor. Only the current path counts: an object reached twice off a cycle is written in
+ * full both times. JSON.stringify calls the replacer depth-first with the holder as `this`, so
+ * popping the path down to the holder leaves exactly the ancestors of the value.
+ */
+function acyclicReplacer(): (this: unknown, key: string, value: unknown) => unknown {
+  const path: unknown[] = [];
+  return function (this: unknown, _key: string, value: unknown): unknown {
     if (typeof value === "bigint") return value.toString();
-    if (value instanceof Error) return serializeError(value);
-    if (value instanceof Uint8Array) return bytesToHex(value);
-    if (typeof value === "object" && value !== null) {
-      if (seen.has(value)) return "[circular]";
-      seen.add(value);
-    }
-    return value;
-  });
+    const out = value instanceof Error
+      ? serializeError(value)
+      : value instanceof Uint8Array
+      ? bytesToHex(value)
+      : value;
+    if (typeof out !== "object" || out === null) return out;
+    while (path.length > 0 && path[path.length - 1] !== this) path.pop();
+    if (path.includes(out)) return "[circular]";
+    path.push(out);
+    return out;
+  };
+}
+
+/** `String(err)`, or a fixed text when even that throws. */
+function describe(err: unknown): string {
+  try {
+    return String(err);
+  } catch {
+    return "unprintable error";
+  }
 }
 
 /**

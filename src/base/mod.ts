@@ -1,6 +1,6 @@
 /**
  * The public surface of `src/base`: errors, key encoding and limits, logging, time, ids and
- * configuration. Other layers import from here.
+ * configuration.
  *
  * @module
  */

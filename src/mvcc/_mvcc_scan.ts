@@ -5,7 +5,8 @@
  * They read through {@linkcode Reader.visitViews}: the engine lends each entry as views valid
  * for one step, so the loops keep nothing of an entry except copies: a visible row's key and
  * value (carved out of a {@linkcode RowArena}), the current key's prefix (in a reused
- * {@linkcode PrefixScratch}) and, in reverse, the candidate version.
+ * {@linkcode PrefixScratch}) and, in reverse, the candidate version (in a reused
+ * {@linkcode CandidateScratch}).
  *
  * @module
  */
@@ -99,6 +100,39 @@ class PrefixScratch {
   }
 }
 
+/**
+ * A copy of the reverse scan's candidate version, in memory reused and only ever grown: most
+ * versions at or below the read timestamp become the candidate and are replaced by the next
+ * one, so only the one left when the key changes is copied again, into the rows' arena.
+ */
+class CandidateScratch {
+  #key = new Uint8Array(64);
+  #value = new Uint8Array(256);
+  #keyLength = 0;
+  #valueLength = 0;
+  /** Whether a candidate is held. */
+  held = false;
+
+  /** Copies `key` and `value` as the candidate. */
+  set(key: Uint8Array, value: Uint8Array): void {
+    if (key.length > this.#key.length) this.#key = new Uint8Array(key.length * 2);
+    if (value.length > this.#value.length) this.#value = new Uint8Array(value.length * 2);
+    this.#key.set(key);
+    this.#value.set(value);
+    this.#keyLength = key.length;
+    this.#valueLength = value.length;
+    this.held = true;
+  }
+
+  /** Views of the candidate's key and value, valid until the next {@linkcode set}. */
+  view(): KeyValue {
+    return {
+      key: this.#key.subarray(0, this.#keyLength),
+      value: this.#value.subarray(0, this.#valueLength),
+    };
+  }
+}
+
 /** Appends the entry to `rows` unless it is a tombstone, copying its bytes into `arena`. */
 function pushVisible(
   rows: MvccRow[],
@@ -186,16 +220,16 @@ export function scanReverse(
 ): boolean {
   const arena = new RowArena();
   const prefix = new PrefixScratch();
+  const candidate = new CandidateScratch();
   let seek: Uint8Array | undefined = hi;
-  let candidate: KeyValue | undefined;
   let resolved = false;
   let steps = 0;
   let full = false;
   let restart = false;
   // Emits the candidate of the key just left; true when the limit is reached.
   const settle = (): boolean => {
-    if (candidate === undefined) return false;
-    const { key, value } = candidate;
+    if (!candidate.held) return false;
+    const { key, value } = candidate.view();
     pushVisible(rows, arena, key, value, key.length === prefix.length);
     return rows.length >= limit;
   };
@@ -206,7 +240,11 @@ export function scanReverse(
       if (++steps > STEPS_BEFORE_SEEK) {
         // The bare prefix is the key's smallest entry: an exclusive end there skips them all.
         const current = prefix.copy();
-        if (!resolved) candidate = newestAtOrBelow(reader, current, ts);
+        if (!resolved) {
+          const found = newestAtOrBelow(reader, current, ts);
+          if (found === undefined) candidate.held = false;
+          else candidate.set(found.key, found.value);
+        }
         resolved = true;
         seek = current;
         steps = 0;
@@ -218,7 +256,7 @@ export function scanReverse(
       full = settle();
       if (full) return false;
       prefix.set(key, prefixLength);
-      candidate = undefined;
+      candidate.held = false;
       resolved = false;
       steps = 0;
     }
@@ -226,7 +264,7 @@ export function scanReverse(
       resolved = true;
       return true;
     }
-    candidate = { key: key.slice(), value: value.slice() };
+    candidate.set(key, value);
     return true;
   };
   do {

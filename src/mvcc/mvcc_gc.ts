@@ -34,7 +34,10 @@ export interface GcBatchOptions {
    * key before it). @default {10000}
    */
   maxDeletes?: number;
-  /** Versions examined by one call before it stops at the next key. @default {100000} */
+  /**
+   * Versions examined by one call before it stops at the next key; a positive integer, so that
+   * each call examines at least one key and a resumed collection progresses. @default {100000}
+   */
   maxScanned?: number;
 }
 
@@ -64,7 +67,8 @@ export interface GcBatchResult {
  * @param threshold the GC threshold
  * @param options bounds and limits
  * @returns counts and, when stopped early, where to resume
- * @throws {RangeDbError} INVALID_ARGUMENT when `maxDeletes` is not a positive integer
+ * @throws {RangeDbError} INVALID_ARGUMENT when `maxDeletes` or `maxScanned` is not a positive
+ * integer
  */
 export function addGcDeletes(
   reader: Reader,
@@ -77,6 +81,12 @@ export function addGcDeletes(
     throw new RangeDbError(
       ErrorCode.INVALID_ARGUMENT,
       `Cannot collect garbage as maxDeletes is not a positive integer: maxDeletes is ${maxDeletes}`,
+    );
+  }
+  if (!(Number.isInteger(maxScanned) && maxScanned >= 1)) {
+    throw new RangeDbError(
+      ErrorCode.INVALID_ARGUMENT,
+      `Cannot collect garbage as maxScanned is not a positive integer: maxScanned is ${maxScanned}`,
     );
   }
   const lo = start === undefined ? undefined : encodeBytes(start);
@@ -96,6 +106,7 @@ export function addGcDeletes(
         deleted++;
         pendingTombstone = undefined;
       }
+      // Both limits are at least 1: a stop here follows at least one examined key.
       if (deleted >= maxDeletes || scanned >= maxScanned) {
         return { deleted, scanned, resumeKey: userKeyOf(key, prefixLength) };
       }

@@ -154,8 +154,6 @@ function intentsIn(
   timestamp: Timestamp,
 ): Intent[] {
   const intents: Intent[] = [];
-  // An empty exclusive end bounds an empty span; saying so spares the engine an edge case.
-  if (end !== undefined && end.length === 0) return intents;
   for (const { key, value } of reader.scan(LOCKS_KEYSPACE, { start, end })) {
     const intent = decodeIntent(key, value);
     if (compareTimestamps(intent.startTimestamp, timestamp) <= 0) intents.push(intent);

@@ -211,6 +211,8 @@ export class MvccStore {
    * @param options bounds, per-batch limits, sync, signal
    * @returns versions deleted and transactions written
    * @throws {RangeDbError} CANCELLED when `signal` aborts between batches
+   * @throws {RangeDbError} INVALID_ARGUMENT when `maxDeletes` or `maxScanned` is not a positive
+   * integer
    */
   async gc(threshold: Timestamp, options: GcOptions = {}): Promise<GcResult> {
     const { signal, sync } = options;

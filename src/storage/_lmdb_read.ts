@@ -179,41 +179,71 @@ export function visitLogical(
   visit: ViewVisitor,
 ): void {
   const { start, end, reverse, limit } = resolveScan(options);
-  if (limit === 0) return;
+  if (limit === 0 || end?.length === 0) return;
   const range = rangeOptions(start, end, reverse);
   range.transaction = transaction;
-  const checkStart = start !== undefined && start.length > T ? start : undefined;
-  const checkEnd = end !== undefined && end.length > T ? end : undefined;
-  const unchecked = checkStart === undefined && checkEnd === undefined;
-  const inBounds = (key: Uint8Array) =>
-    (checkStart === undefined || compareBytes(key, checkStart) >= 0) &&
-    (checkEnd === undefined || compareBytes(key, checkEnd) < 0);
+  const inBounds = logicalBoundsFilter(start, end);
   let emitted = 0;
   let iterator: RangeIterator | undefined;
+  // Only lmdb-js's calls are wrapped: the visitor's own errors propagate unchanged.
   try {
-    iterator = views.getRange(range)[Symbol.iterator]();
-    let next = iterator.next();
+    iterator = lmdbCall(() => views.getRange(range)[Symbol.iterator]());
+    const it = iterator;
+    let next = lmdbStep(it);
     while (!next.done) {
       const pair = next.value;
       if (pair.key.length <= T) {
-        if (unchecked || inBounds(pair.key)) {
+        if (inBounds === undefined || inBounds(pair.key)) {
           if (visit(pair.key, pair.value) === false || ++emitted === limit) return;
         }
-        next = iterator.next();
+        next = lmdbStep(it);
         continue;
       }
-      const read = readGroup(iterator, pair, reverse);
+      const read = lmdbCall(() => readGroup(it, pair, reverse));
       for (const { key, value } of read.group) {
-        if (!inBounds(key)) continue;
+        if (inBounds !== undefined && !inBounds(key)) continue;
         if (visit(key, value) === false || ++emitted === limit) return;
       }
       next = read.next;
     }
-  } catch (err) {
-    throw lmdbFailure("scan", err);
   } finally {
     iterator?.return?.();
   }
+}
+
+/** The result of `call`, with any error of lmdb-js's raised as by {@linkcode lmdbFailure}. */
+function lmdbCall<R>(call: () => R): R {
+  try {
+    return call();
+  } catch (err) {
+    throw lmdbFailure("scan", err);
+  }
+}
+
+/** The iterator's next result, as {@linkcode lmdbCall} but without a closure per step. */
+function lmdbStep(iterator: RangeIterator) {
+  try {
+    return iterator.next();
+  } catch (err) {
+    throw lmdbFailure("scan", err);
+  }
+}
+
+/**
+ * The logical check of keys against [start, end), or undefined when no key needs one: a short
+ * bound is exact on physical keys (a long key's physical form shares its first T bytes, which
+ * decide its order against a bound of at most T bytes), so only a long bound is checked.
+ */
+function logicalBoundsFilter(
+  start: Uint8Array | undefined,
+  end: Uint8Array | undefined,
+): ((key: Uint8Array) => boolean) | undefined {
+  const checkStart = start !== undefined && start.length > T ? start : undefined;
+  const checkEnd = end !== undefined && end.length > T ? end : undefined;
+  if (checkStart === undefined && checkEnd === undefined) return undefined;
+  return (key) =>
+    (checkStart === undefined || compareBytes(key, checkStart) >= 0) &&
+    (checkEnd === undefined || compareBytes(key, checkEnd) < 0);
 }
 
 /**
@@ -231,14 +261,11 @@ export function* scanLogical(
   transaction: () => Transaction | undefined,
 ): Generator<KeyValue> {
   const { start, end, reverse, limit } = resolveScan(options);
-  if (limit === 0) return;
+  // An empty exclusive end is below every key: the range is empty.
+  if (limit === 0 || end?.length === 0) return;
   const range = rangeOptions(start, end, reverse);
   range.transaction = transaction();
-  const checkStart = start !== undefined && start.length > T ? start : undefined;
-  const checkEnd = end !== undefined && end.length > T ? end : undefined;
-  const inBounds = (key: Uint8Array) =>
-    (checkStart === undefined || compareBytes(key, checkStart) >= 0) &&
-    (checkEnd === undefined || compareBytes(key, checkEnd) < 0);
+  const inBounds = logicalBoundsFilter(start, end);
   let emitted = 0;
   let iterator: RangeIterator | undefined;
   try {
@@ -248,7 +275,7 @@ export function* scanLogical(
       const { key, value } = next.value;
       if (key.length <= T) {
         // The next step only after the yield: a scan stopped at its limit reads no further.
-        if (checkStart === undefined && checkEnd === undefined || inBounds(key)) {
+        if (inBounds === undefined || inBounds(key)) {
           yield { key: own(key), value: own(value) };
           if (++emitted === limit) return;
         }
@@ -257,7 +284,7 @@ export function* scanLogical(
       }
       const read = readGroup(iterator, next.value, reverse);
       for (const pair of read.group) {
-        if (!inBounds(pair.key)) continue;
+        if (inBounds !== undefined && !inBounds(pair.key)) continue;
         yield pair;
         if (++emitted === limit) return;
       }

@@ -18,7 +18,6 @@
  */
 
 export * from "./engine.ts";
-export { compareBytes } from "../base/key_encoding.ts";
 export { createMemoryEngine, MemoryEngine } from "./memory_engine.ts";
 export { LmdbEngine, type LmdbEngineOptions, openLmdbEngine } from "./lmdb_engine.ts";
 export { STORAGE_FORMAT_VERSION } from "./_lmdb_probe.ts";

@@ -94,6 +94,44 @@ Deno.test("Logger writes bigints as strings, bytes as hex, and survives cycles",
   assert.deepEqual(rec.cyclic, { a: 1, self: "[circular]" });
 });
 
+Deno.test("Logger writes an object seen twice off a cycle in full each time", () => {
+  const { log, lines } = capture();
+  const shared = { n: 1 };
+  log.info("twice", { a: shared, b: shared, list: [shared, shared] });
+  const rec = JSON.parse(lines[0]);
+  assert.deepEqual(rec.a, { n: 1 });
+  assert.deepEqual(rec.b, { n: 1 });
+  assert.deepEqual(rec.list, [{ n: 1 }, { n: 1 }]);
+});
+
+Deno.test("Logger.info() does not throw on a field that fails to serialise", () => {
+  const { log, lines } = capture();
+  const badToJson = {
+    toJSON() {
+      throw new TypeError("no JSON here");
+    },
+  };
+  const badGetter = {
+    get boom(): never {
+      throw new RangeError("getter failed");
+    },
+  };
+  log.info("bad json", { range_id: 7, badToJson });
+  log.warn("bad getter", { badGetter });
+  assert.deepEqual(JSON.parse(lines[0]), {
+    ts: "2026-01-02T03:04:05.006Z",
+    level: "info",
+    msg: "bad json",
+    log_error: "TypeError: no JSON here",
+  });
+  assert.deepEqual(JSON.parse(lines[1]), {
+    ts: "2026-01-02T03:04:05.006Z",
+    level: "warn",
+    msg: "bad getter",
+    log_error: "RangeError: getter failed",
+  });
+});
+
 Deno.test("isLogLevel() accepts exactly the four levels", () => {
   for (const l of ["debug", "info", "warn", "error"]) assert.equal(isLogLevel(l), true);
   for (const l of ["trace", "INFO", ""]) assert.equal(isLogLevel(l), false);

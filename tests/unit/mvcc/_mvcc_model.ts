@@ -8,6 +8,7 @@
 
 import assert from "node:assert/strict";
 import fc from "fast-check";
+import { ErrorCode, isRangeDbError } from "../../../src/base/errors.ts";
 import { compareBytes, type Timestamp } from "../../../src/base/key_encoding.ts";
 import type { Engine } from "../../../src/storage/engine.ts";
 import type {
@@ -297,7 +298,10 @@ export async function runAgainstModel(engine: Engine, ops: Op[]): Promise<void> 
       case "commitIntent": {
         const lock = model.locks.get(hex(op.key));
         if (lock === undefined) {
-          await assert.rejects(store.commitIntent(op.key, "txn-none", ts(41)));
+          await assert.rejects(
+            store.commitIntent(op.key, "txn-none", ts(41)),
+            (err) => isRangeDbError(err, ErrorCode.NOT_FOUND),
+          );
           break;
         }
         const commitT = lock.t + op.dt;

@@ -235,3 +235,19 @@ Deno.test("MvccStore.gc() stops between batches when its signal aborts", async (
     (e) => isRangeDbError(e, ErrorCode.INVALID_ARGUMENT),
   );
 });
+
+Deno.test("MvccStore.gc() rejects a maxScanned below 1 and finishes with maxScanned 1", async () => {
+  const { store, engine } = setup();
+  for (let t = 1; t <= 3; t++) {
+    await store.put(k("/a"), v(`${t}`), ts(t));
+    await store.put(k("/b"), v(`${t}`), ts(t));
+  }
+  for (const maxScanned of [0, -1, 1.5]) {
+    await assert.rejects(
+      store.gc(ts(5), { maxScanned }),
+      (e) => isRangeDbError(e, ErrorCode.INVALID_ARGUMENT),
+    );
+  }
+  assert.deepEqual(await store.gc(ts(5), { maxScanned: 1 }), { deleted: 4, batches: 2 });
+  assert.equal(engine.stats().keyspaces.data.entries, 2);
+});
