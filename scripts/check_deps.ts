@@ -32,9 +32,10 @@ const GRPC = "@grpc/grpc-js";
 const PROTOBUF = "@bufbuild/protobuf";
 
 /**
- * The layer table. `main` stands for `main.ts`. Arrows follow ARCHITECTURE §2, with two additions
- * that the architecture implies: `cli` may import `server` (the CLI starts the server) and `rpc`
- * may import `raft` (the peer service converts generated messages to Raft's types).
+ * The layer table. `main` stands for `main.ts`. Arrows follow ARCHITECTURE §2, with three
+ * additions: `cli` may import `server` (the CLI starts the server), `rpc` may import `raft` (the
+ * peer service converts generated messages to Raft's types), and `kv` may import `proto/gen` for
+ * its persisted formats (commands, descriptors, node records; docs/design/0007).
  */
 export const LAYER_RULES: Readonly<Record<string, LayerRule>> = {
   main: { layers: ["cli"], npm: [], node: true },
@@ -63,7 +64,11 @@ export const LAYER_RULES: Readonly<Record<string, LayerRule>> = {
   },
   backup: { layers: ["kv", "mvcc", "base"], npm: [], node: true },
   txn: { layers: ["kv", "mvcc", "base"], npm: [], node: true },
-  kv: { layers: ["raft", "mvcc", "storage", "placement", "base"], npm: [], node: true },
+  kv: {
+    layers: ["raft", "mvcc", "storage", "placement", "base", PROTO_GEN],
+    npm: [PROTOBUF],
+    node: true,
+  },
   placement: { layers: ["base"], npm: [], node: true },
   mvcc: { layers: ["storage", "base"], npm: [], node: true },
   storage: { layers: ["base"], npm: ["lmdb"], node: true },
