@@ -54,7 +54,7 @@ export const LAYER_RULES: Readonly<Record<string, LayerRule>> = {
       "base",
       PROTO_GEN,
     ],
-    npm: [GRPC, PROTOBUF],
+    npm: [GRPC, PROTOBUF, "prom-client"],
     node: true,
   },
   rpc: {

@@ -126,22 +126,21 @@ export const SETTINGS = {
     scope: "flag",
     type: "address",
     default: "127.0.0.1:7080",
-    description: "Address to listen on for the peer gRPC service (Health today; Raft, snapshots " +
-      "and forwarding are planned).",
+    description: "Address to listen on for the peer gRPC service (Raft messages, snapshots, " +
+      "forwarded requests, joins); other nodes reach this node here.",
   },
   "client-address": {
     scope: "flag",
     type: "address",
     default: "127.0.0.1:7081",
-    description: "Address to listen on for the client gRPC API (Health today; KV, Txn and Admin " +
-      "are planned).",
+    description: "Address to listen on for the client gRPC API (KV, Admin, Health, reflection).",
   },
   "admin-address": {
     scope: "flag",
     type: "address",
     default: "127.0.0.1:7088",
-    description: "Address to listen on for HTTP: /healthz, /readyz and /api/v1/node today; the " +
-      "console and /metrics are planned.",
+    description: "Address to listen on for HTTP: /healthz, /readyz, /metrics and the JSON API " +
+      "under /api/v1/ (the console is planned).",
   },
   "data-dir": {
     scope: "flag",
@@ -149,11 +148,20 @@ export const SETTINGS = {
     default: "./data",
     description: "Directory of the node's LMDB environment; created when missing.",
   },
+  "node-id": {
+    scope: "flag",
+    type: "string",
+    default: "",
+    description: "Name of this node, stored in the data directory on first start; empty derives " +
+      "it from --peer-address (127.0.0.1:7080 becomes 127-0-0-1-7080).",
+  },
   "peers": {
     scope: "flag",
     type: "addresses",
     default: [],
-    description: "Peer addresses of the other initial members, used with --cluster-init.",
+    description: "Peer addresses of all initial members, this node's own included, used with " +
+      "--cluster-init; every initial member gets the same list and the cluster forms once a " +
+      "majority is up.",
   },
   "join": {
     scope: "flag",
@@ -166,8 +174,8 @@ export const SETTINGS = {
     scope: "flag",
     type: "boolean",
     default: false,
-    description: "Bootstrap a new cluster (range 1) if the data directory holds none yet; " +
-      "ignored on restart.",
+    description: "Form a new cluster (with --peers, or a single-node one without) if the data " +
+      "directory holds none yet; on restart the stored cluster is resumed.",
   },
   "log-level": {
     scope: "flag",
@@ -320,7 +328,8 @@ export function parseSettingValue<S extends Setting>(
 function parseUntyped(setting: Setting, raw: string): ParseOutcome<unknown> {
   switch (setting.type) {
     case "string":
-      return raw === "" ? fail("it is empty") : { ok: true, value: raw };
+      // Empty is refused unless it is the setting's own default (meaning "derive it").
+      return raw === "" && setting.default !== "" ? fail("it is empty") : { ok: true, value: raw };
     case "boolean":
       if (raw === "true") return { ok: true, value: true };
       if (raw === "false") return { ok: true, value: false };

@@ -6,6 +6,13 @@
  */
 import { type Setting, SETTINGS } from "../base/config.ts";
 import { FLAG_NAMES } from "../base/config_flags.ts";
+import { COMMANDS, type CommandSpec, DEFAULT_ENDPOINT } from "./cli_args.ts";
+
+const CLIENT_FLAGS =
+  `  --endpoints=H:P,H:P   nodes to talk to (default $RANGEDB_ENDPOINTS, else ${DEFAULT_ENDPOINT})
+  -o, --output=FORMAT   text or json (default text)
+  --timeout=DURATION    budget of the command, retries included (default 5s)
+`;
 
 /** The text of `rangedb --help`. */
 export const MAIN_HELP =
@@ -13,11 +20,58 @@ export const MAIN_HELP =
 
 Usage:
   rangedb server [flags]     run a node (see 'rangedb server --help')
+${
+    COMMANDS.map((c) => `  rangedb ${`${c.name} ${c.synopsis}`.trim()}\n      ${c.summary}`).join(
+      "\n",
+    )
+  }
   rangedb version            print the version
   rangedb help               print this help
 
-Client commands (get, put, delete, range, batch, txn, admin, repl) arrive with the client API.
+Client flags (every client command; '--help' after a command explains it):
+${CLIENT_FLAGS}
+Keys start with '/'. Put '--' before arguments that start with '-' (rangedb put /n -- -5).
 `;
+
+const COMMAND_DETAILS: Readonly<Record<string, string>> = {
+  get: `Prints the value as stored (raw bytes; a newline is added only on a terminal). A missing
+key prints "Key not found: KEY" on stderr and exits 1; with -o json it prints {"found": false}.
+  --serializable   let any node answer from its local state (faster, may be stale)`,
+  put: `Prints "OK version=N", the commit version of the write.`,
+  delete: `Prints "OK deleted=true" when the key existed, "OK deleted=false" otherwise.`,
+  range: `Prints one "key<TAB>value" line per key (tab, newline and backslash escaped), or a JSON
+array with -o json. The scan is one consistent snapshot.
+  --limit=N        at most N keys
+  --reverse        descending order
+  --keys-only      print keys only
+  --serializable   let any node answer from its local state`,
+  batch: `Applies every operation atomically at one version and prints "OK version=N".
+  rangedb batch put /user/1 a /user/2 b
+  rangedb batch put /a 1 put /b 2 delete /c`,
+  cas: `Writes VALUE only if KEY holds EXPECTED and prints "OK version=N"; otherwise exits 1 and
+says what the key holds.
+  --expect-absent  require that KEY does not exist (then: rangedb cas KEY VALUE --expect-absent)`,
+  "admin cluster status":
+    `Prints the cluster id and health, every node (role, leader, addresses) and
+every range (bounds, leader, voters, term, commit and applied index).`,
+  "admin node list": `Prints every node: name, id, role, leader, reachability and addresses.`,
+};
+
+/**
+ * The text of `rangedb <command> --help`.
+ *
+ * @param spec the command
+ * @returns usage, description and flags
+ */
+export function commandHelp(spec: CommandSpec): string {
+  return `Usage: rangedb ${`${spec.name} ${spec.synopsis}`.trim()}
+
+${spec.summary[0].toUpperCase()}${spec.summary.slice(1)}.
+${COMMAND_DETAILS[spec.name] ?? ""}
+
+Client flags:
+${CLIENT_FLAGS}`;
+}
 
 function flagDefault(setting: Setting): string {
   if (setting.type === "boolean") return "";

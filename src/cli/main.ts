@@ -8,6 +8,7 @@ import { parseNodeFlags } from "../base/config_flags.ts";
 import { isRangeDbError } from "../base/errors.ts";
 import { createLogger } from "../base/logger.ts";
 import { startServer } from "../server/server.ts";
+import { CLIENT_COMMAND_WORDS, runClientCommand } from "./client_main.ts";
 import { MAIN_HELP, serverHelp } from "./help.ts";
 
 /** The version printed by `rangedb version`. */
@@ -36,22 +37,34 @@ async function runServer(args: string[]): Promise<number> {
   } catch (err) {
     return fail(isRangeDbError(err) ? `${err.message} (${err.code})` : String(err), 1);
   }
-  const { addresses, identity } = server;
+  const { addresses, identity, how } = server;
   console.log(
     [
-      `RangeDB node ${identity.nodeId} of cluster ${identity.clusterId} is serving`,
-      `  client  ${addresses.client}  (gRPC)`,
-      `  admin   http://${addresses.admin}/  (/healthz, /readyz, /api/v1/node)`,
+      `RangeDB node ${identity.name} (id ${identity.nodeId}) of cluster ${identity.clusterId} ` +
+      `is serving (${how})`,
+      `  client  ${addresses.client}  (gRPC: KV, Admin, Health, reflection)`,
+      `  admin   http://${addresses.admin}/  (/healthz, /readyz, /metrics, /api/v1/cluster)`,
       `  peer    ${addresses.peer}`,
       `  data    ${flags.dataDir}`,
     ].join("\n"),
   );
   const { promise: stopped, resolve } = Promise.withResolvers<string>();
+  let signalled = false;
   const signals: Deno.Signal[] = ["SIGINT", "SIGTERM"];
-  for (const signal of signals) Deno.addSignalListener(signal, () => resolve(signal));
+  for (const signal of signals) {
+    Deno.addSignalListener(signal, () => {
+      // A second signal while the graceful stop runs ends the process at once.
+      if (signalled) Deno.exit(130);
+      signalled = true;
+      resolve(signal);
+    });
+  }
   const signal = await stopped;
   logger.info("node stopping", { signal });
-  await server.stop();
+  // The process exits right after, closing its sockets without HTTP/2 GOAWAY frames (see
+  // RunningServer.stop).
+  await server.stop({ graceful: true, keepNetwork: true });
+  logger.info("node stopped", {});
   return 0;
 }
 
@@ -77,6 +90,10 @@ export async function main(args: string[]): Promise<number> {
     case "server":
       return await runServer(rest);
     default:
+      // Client commands; global flags may also come first (rangedb -o json get /k).
+      if (CLIENT_COMMAND_WORDS.includes(command) || command.startsWith("-")) {
+        return await runClientCommand(args);
+      }
       return fail(`Cannot run '${command}' as it is not a command: see 'rangedb --help'`, 2);
   }
 }

@@ -28,6 +28,9 @@ import {
   demoteNewest,
   encodeNewest,
   encodeOlder,
+  entryIsTombstone,
+  entryTimestamp,
+  entryValue,
   versionKeyFromPrefix,
 } from "./mvcc_key.ts";
 import { DATA_KEYSPACE, LOCKS_KEYSPACE, type MvccWrite, validateMvccWrite } from "./mvcc_write.ts";
@@ -126,6 +129,28 @@ export class MvccBatch {
    */
   commitIntent(intent: Intent, commitTimestamp: Timestamp): void {
     this.#validated({ type: "commitIntent", intent, commitTimestamp });
+  }
+
+  /**
+   * The newest version of `key` as this batch leaves it: its own latest write of the key, else
+   * the reader's newest record. Lets a state machine evaluate a condition (compare-and-swap)
+   * against the writes of earlier commands of the same batch.
+   *
+   * @param key the user key
+   * @returns undefined when the key has no version; `value` undefined for a tombstone
+   * @throws {RangeDbError} CORRUPTION when the stored record is malformed
+   */
+  newest(key: Uint8Array): { value: Uint8Array | undefined; timestamp: Timestamp } | undefined {
+    const prefix = new Uint8Array(encodedBytesLength(key));
+    writeEncodedBytes(prefix, 0, key);
+    const slot = this.#newest.get(fnv1a(prefix))?.find(([p]) => compareBytes(p, prefix) === 0);
+    const current = slot !== undefined ? slot[1] : this.#reader.get(DATA_KEYSPACE, prefix);
+    if (current === undefined) return undefined;
+    checkNewest(prefix, current);
+    return {
+      value: entryIsTombstone(current) ? undefined : entryValue(current, true),
+      timestamp: entryTimestamp(prefix, current, true),
+    };
   }
 
   #validated(write: MvccWrite): void {

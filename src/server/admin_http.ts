@@ -1,6 +1,6 @@
 /**
- * The admin HTTP port: health and readiness probes and a JSON API under `/api/v1/`. The console
- * and `/metrics` are served here too once they exist.
+ * The admin HTTP port: health and readiness probes, Prometheus metrics and a JSON API under
+ * `/api/v1/`. The console is served here too once it exists.
  *
  * @module
  */
@@ -11,6 +11,10 @@ export interface AdminState {
   ready(): boolean;
   /** The JSON document of `GET /api/v1/node`. */
   nodeInfo(): Record<string, unknown>;
+  /** The JSON document of `GET /api/v1/cluster`; absent before the node has joined a cluster. */
+  clusterInfo?(): Record<string, unknown> | undefined;
+  /** The Prometheus text of `GET /metrics` and its content type. */
+  metrics?(): Promise<{ contentType: string; body: string }>;
 }
 
 /** A running admin HTTP server. */
@@ -35,7 +39,10 @@ function json(status: number, body: unknown): Response {
  * @param state the node's state
  * @returns the response
  */
-export function handleAdminRequest(request: Request, state: AdminState): Response {
+export async function handleAdminRequest(
+  request: Request,
+  state: AdminState,
+): Promise<Response> {
   const { pathname } = new URL(request.url);
   if (request.method !== "GET" && request.method !== "HEAD") {
     return json(405, { error: `Cannot ${request.method} ${pathname}: only GET is supported` });
@@ -47,6 +54,17 @@ export function handleAdminRequest(request: Request, state: AdminState): Respons
       return state.ready() ? json(200, { status: "ready" }) : json(503, { status: "starting" });
     case "/api/v1/node":
       return json(200, state.nodeInfo());
+    case "/api/v1/cluster": {
+      const info = state.clusterInfo?.();
+      return info === undefined
+        ? json(503, { error: "Cannot describe the cluster as this node has not joined one yet" })
+        : json(200, info);
+    }
+    case "/metrics": {
+      if (state.metrics === undefined) return json(404, { error: "Cannot find /metrics" });
+      const { contentType, body } = await state.metrics();
+      return new Response(body, { status: 200, headers: { "content-type": contentType } });
+    }
     default:
       return json(404, { error: `Cannot find ${pathname}: no such admin endpoint` });
   }

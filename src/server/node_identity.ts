@@ -1,8 +1,8 @@
 /**
  * The identity of a node, persisted in the `local` keyspace of its engine: which cluster it
- * belongs to and which node it is. Written once when the node initialises a cluster (or, later,
- * joins one) and read back on every restart, so that restarting with the same flags rejoins as
- * the same node.
+ * belongs to, which node it is, and (for an initial member) the voters it formed the cluster
+ * with. Written once, before any Raft state, when the node forms or joins a cluster, and read
+ * back on every restart, so that restarting with the same flags rejoins as the same node.
  *
  * @module
  */
@@ -11,40 +11,63 @@ import type { Engine } from "../storage/engine.ts";
 
 /** Who this node is. */
 export interface NodeIdentity {
-  /** Random id of the cluster, fixed when the cluster was initialised. */
+  /** Id of the cluster, fixed when the cluster was formed. */
   clusterId: string;
-  /** Id of this node within the cluster (1 for the node that initialised it). */
+  /** Numeric id of this node within the cluster; also its replica id in every range. */
   nodeId: number;
+  /** The node's name (`--node-id`). */
+  name: string;
+  /**
+   * For an initial member: the node ids of all initial members, which its range 1 starts with.
+   * Empty for a node that joined (it receives range 1 by snapshot).
+   */
+  bootstrapVoters: number[];
   /** Wall time (ms) when the identity was written. */
   createdAt: number;
 }
 
 const IDENTITY_KEY = new TextEncoder().encode("node/identity");
 
+function malformed(cause: unknown): RangeDbError {
+  return new RangeDbError(
+    ErrorCode.CORRUPTION,
+    "Cannot read the node identity as its record is malformed: key local/node/identity",
+    { cause },
+  );
+}
+
 /**
- * Reads the node identity, or returns undefined for a data directory that was never initialised.
+ * Reads the node identity, if one was written.
  *
- * @throws {RangeDbError} CORRUPTION when the record exists but cannot be parsed
+ * @param engine the node's engine
+ * @returns the identity, or undefined for a fresh data directory
+ * @throws {RangeDbError} CORRUPTION when the record is malformed
  */
 export function readNodeIdentity(engine: Engine): NodeIdentity | undefined {
   const raw = engine.get("local", IDENTITY_KEY);
   if (raw === undefined) return undefined;
+  let parsed;
   try {
-    const parsed = JSON.parse(new TextDecoder().decode(raw));
-    if (
-      typeof parsed.clusterId !== "string" || !Number.isSafeInteger(parsed.nodeId) ||
-      typeof parsed.createdAt !== "number"
-    ) {
-      throw new Error("missing or mistyped fields");
-    }
-    return { clusterId: parsed.clusterId, nodeId: parsed.nodeId, createdAt: parsed.createdAt };
+    parsed = JSON.parse(new TextDecoder().decode(raw));
   } catch (cause) {
-    throw new RangeDbError(
-      ErrorCode.CORRUPTION,
-      "Cannot read the node identity as its record is malformed: key local/node/identity",
-      { cause },
-    );
+    throw malformed(cause);
   }
+  const ok = typeof parsed === "object" && parsed !== null &&
+    typeof parsed.clusterId === "string" && Number.isSafeInteger(parsed.nodeId) &&
+    typeof parsed.createdAt === "number" &&
+    (parsed.name === undefined || typeof parsed.name === "string") &&
+    (parsed.bootstrapVoters === undefined ||
+      (Array.isArray(parsed.bootstrapVoters) &&
+        parsed.bootstrapVoters.every((v: unknown) => Number.isSafeInteger(v))));
+  if (!ok) throw malformed(new Error("missing or mistyped fields"));
+  return {
+    clusterId: parsed.clusterId,
+    nodeId: parsed.nodeId,
+    // Identities written by the single-node foundation had neither field.
+    name: parsed.name ?? `node-${parsed.nodeId}`,
+    bootstrapVoters: parsed.bootstrapVoters ?? [parsed.nodeId],
+    createdAt: parsed.createdAt,
+  };
 }
 
 /** Persists the node identity durably (fsync). */

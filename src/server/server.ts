@@ -1,85 +1,84 @@
 /**
- * The composition root of a node: opens the data directory, establishes the node's identity,
- * and starts its listeners (peer and client gRPC, admin HTTP).
+ * The composition root of a node: locks and opens the data directory, binds its listeners (peer
+ * and client gRPC, admin HTTP), finds its place in a cluster (resume, form or join; see
+ * `cluster_formation.ts`), and opens the multi-raft store behind the services.
  *
- * What runs today is the foundation: a single node that owns its LMDB data directory and answers
- * health checks on every port. Replication (multi-raft), the KV API and joining arrive in later
- * issues; flags that need them are refused with a clear error instead of being ignored.
+ * Listeners bind before the store opens: a joining node must know its real peer address before
+ * it asks to be admitted. Requests that arrive earlier get UNAVAILABLE ("still starting").
  *
  * @module
  */
 import * as grpc from "@grpc/grpc-js";
+import { type Clock, SystemClock } from "../base/clock.ts";
 import type { NodeFlags } from "../base/config_flags.ts";
 import { formatHostPort, parseHostPort } from "../base/config_units.ts";
 import { ErrorCode, RangeDbError } from "../base/errors.ts";
-import { randomClusterId } from "../base/ids.ts";
 import type { Logger } from "../base/logger.ts";
-import { addHealthService, HealthStatus, ServingStatus } from "../rpc/health_service.ts";
-import type { Engine } from "../storage/engine.ts";
+import { bootstrapCluster, Store, type TransportHandler } from "../kv/mod.ts";
+import { addAdminService } from "../rpc/admin_service.ts";
+import { Forwarder } from "../rpc/forwarder.ts";
+import { SERVER_OPTIONS } from "../rpc/grpc_definition.ts";
+import { addHealthService, HealthStatus } from "../rpc/health_service.ts";
+import { createJoinHandler } from "../rpc/join_handler.ts";
+import { KvHandlers } from "../rpc/kv_handlers.ts";
+import { addKvService } from "../rpc/kv_service.ts";
+import { addPeerService } from "../rpc/peer_service.ts";
+import { GrpcPeerTransport } from "../rpc/peer_transport.ts";
+import { type GrpcListener, listenGrpc } from "../rpc/grpc_listener.ts";
+import { addReflection } from "../rpc/reflection.ts";
 import { openLmdbEngine } from "../storage/mod.ts";
 import { type AdminServer, startAdminServer } from "./admin_http.ts";
-import { type NodeIdentity, readNodeIdentity, writeNodeIdentity } from "./node_identity.ts";
+import { clusterInfo } from "./cluster_info.ts";
+import { checkFormationFlags, establishIdentity } from "./cluster_formation.ts";
+import { lockDataDir } from "./data_dir_lock.ts";
+import { createJoinCall } from "./join_client.ts";
+import { lateStore } from "./late_store.ts";
+import { createNodeMetrics } from "./metrics.ts";
+import type { NodeIdentity } from "./node_identity.ts";
 
 /** A running node. */
 export interface RunningServer {
   readonly identity: NodeIdentity;
   /** Addresses actually listened on (real ports when 0 was asked for). */
   readonly addresses: { peer: string; client: string; admin: string };
-  /** Stops every listener and closes the data directory. */
-  stop(): Promise<void>;
+  /** How the node found its cluster. */
+  readonly how: "resumed" | "formed" | "joined";
+  /**
+   * Stops the node: hands leadership away (graceful only), then stops the store and closes the
+   * data directory, and closes its gRPC servers and clients unless `keepNetwork` is set.
+   * Idempotent.
+   *
+   * `keepNetwork` is for a process that exits right after: Deno 2.9 can abort inside nghttp2
+   * when an HTTP/2 session receives a GOAWAY (denoland/deno#36788), and closing a gRPC server or
+   * client sends one to every peer. A process that exits instead closes its sockets without a
+   * GOAWAY, which peers see as a dropped connection and survive.
+   */
+  stop(options?: { graceful?: boolean; keepNetwork?: boolean }): Promise<void>;
 }
 
-/** Binds `server` to `address` (validated host:port from the flags); returns the real address. */
-async function bindGrpc(server: grpc.Server, address: string, flag: string): Promise<string> {
-  const port = await new Promise<number>((resolve, reject) =>
-    server.bindAsync(
-      address,
-      grpc.ServerCredentials.createInsecure(),
-      (err, p) => err ? reject(err) : resolve(p),
-    )
-  ).catch((cause) => {
+/** Options of {@linkcode startServer} beyond the flags. */
+export interface StartServerOptions {
+  clock?: Clock;
+}
+
+/**
+ * Serves `server` on `address` (validated host:port from the flags) through the GOAWAY-filtering
+ * listener; returns the real address and the listener.
+ */
+async function bindGrpc(
+  server: grpc.Server,
+  address: string,
+  flag: string,
+): Promise<{ address: string; listener: GrpcListener }> {
+  const { host, port } = parseHostPort(address)!;
+  const listener = await listenGrpc(server, host, port).catch((cause) => {
     throw new RangeDbError(
       ErrorCode.UNAVAILABLE,
       `Cannot listen on --${flag} ${address}: ${cause instanceof Error ? cause.message : cause}`,
       { cause },
     );
   });
-  return formatHostPort({ host: parseHostPort(address)!.host, port });
-}
-
-/**
- * Refuses flags whose features do not exist yet, on every start (a restart too), so that they
- * are never silently ignored.
- */
-function refuseUnbuiltFlags(flags: NodeFlags): void {
-  if (flags.join.length > 0) {
-    throw new RangeDbError(
-      ErrorCode.FAILED_PRECONDITION,
-      "Cannot join a cluster as joining is not built yet: start a single-node cluster with " +
-        "--cluster-init",
-    );
-  }
-  if (flags.peers.length > 0) {
-    throw new RangeDbError(
-      ErrorCode.FAILED_PRECONDITION,
-      "Cannot run a multi-node cluster as replication is not built yet: omit --peers to run a " +
-        "single-node cluster",
-    );
-  }
-}
-
-async function establishIdentity(engine: Engine, flags: NodeFlags): Promise<NodeIdentity> {
-  const existing = readNodeIdentity(engine);
-  if (existing !== undefined) return existing;
-  if (!flags.clusterInit) {
-    throw new RangeDbError(
-      ErrorCode.FAILED_PRECONDITION,
-      `Cannot start the node as ${flags.dataDir} holds no cluster: pass --cluster-init to create one`,
-    );
-  }
-  const identity = { clusterId: randomClusterId(), nodeId: 1, createdAt: Date.now() };
-  await writeNodeIdentity(engine, identity);
-  return identity;
+  return { address: formatHostPort({ host, port: listener.port }), listener };
 }
 
 /**
@@ -87,52 +86,166 @@ async function establishIdentity(engine: Engine, flags: NodeFlags): Promise<Node
  *
  * @param flags the parsed node flags
  * @param logger the node's logger
+ * @param options the clock
  * @returns the running node
- * @throws {RangeDbError} FAILED_PRECONDITION for --join or --peers (not built yet, refused on
- * every start), when the data directory holds no cluster and --cluster-init is absent, or
- * cannot be opened (also UNSUPPORTED_FORMAT, CORRUPTION); UNAVAILABLE when a listener cannot
- * bind
+ * @throws {RangeDbError} FAILED_PRECONDITION when the data directory is locked by another
+ * process, holds no cluster and neither --cluster-init nor --join is given, belongs to another
+ * cluster, or --peers lacks this node; UNAVAILABLE when a listener cannot bind or no member
+ * admits a join; UNSUPPORTED_FORMAT / CORRUPTION for an unreadable data directory
  */
-export async function startServer(flags: NodeFlags, logger: Logger): Promise<RunningServer> {
-  refuseUnbuiltFlags(flags);
-  const engine = await openLmdbEngine(flags.dataDir);
-  const cleanups: (() => Promise<void> | void)[] = [() => engine.close()];
+export async function startServer(
+  flags: NodeFlags,
+  logger: Logger,
+  options: StartServerOptions = {},
+): Promise<RunningServer> {
+  const clock = options.clock ?? new SystemClock();
+  checkFormationFlags(flags);
+  const lock = await lockDataDir(flags.dataDir);
+  type Cleanup = (() => Promise<void> | void) & { network?: boolean };
+  const cleanups: Cleanup[] = [() => lock.release()];
+  const network = (fn: () => Promise<void> | void): Cleanup => Object.assign(fn, { network: true });
   // Idempotent: each cleanup runs once, newest first.
-  const stop = async () => {
-    for (let cleanup = cleanups.pop(); cleanup; cleanup = cleanups.pop()) await cleanup();
+  const runCleanups = async (keepNetwork = false) => {
+    for (let cleanup = cleanups.pop(); cleanup; cleanup = cleanups.pop()) {
+      if (keepNetwork && cleanup.network) continue;
+      try {
+        await cleanup();
+      } catch (err) {
+        logger.error("stop step failed", { error: String(err) });
+      }
+    }
   };
   try {
-    const identity = await establishIdentity(engine, flags);
-    const log = logger.with({ node_id: identity.nodeId, cluster_id: identity.clusterId });
+    const engine = await openLmdbEngine(flags.dataDir);
+    cleanups.push(() => engine.close());
+
+    const late = lateStore();
+    let store: Store | undefined = undefined;
     const health = new HealthStatus();
+    let clusterId = "";
+    let nodeName = flags.nodeId || flags.peerAddress;
+    const metrics = createNodeMetrics({ node: nodeName });
+    const forwarder = new Forwarder(() => clusterId);
+    cleanups.push(network(() => forwarder.close()));
+    const handlers = new KvHandlers({ store: late.store, peers: forwarder, clock, logger });
+    // Raft traffic that arrives before the store is open is dropped; Raft resends.
+    const handler: TransportHandler = {
+      receive: (from, messages) => store?.receive(from, messages),
+      receiveSnapshot: (snapshot) =>
+        store === undefined ? Promise.resolve(false) : store.receiveSnapshot(snapshot),
+      reportUnreachable: (nodeId) => store?.reportUnreachable(nodeId),
+    };
 
-    const peerServer = new grpc.Server();
+    const peerServer = new grpc.Server(SERVER_OPTIONS);
     addHealthService(peerServer, health);
-    cleanups.push(() => peerServer.forceShutdown());
-    const peer = await bindGrpc(peerServer, flags.peerAddress, "peer-address");
+    addPeerService(peerServer, {
+      clusterId: () => clusterId,
+      handler,
+      forward: handlers.runForwarded.bind(handlers),
+      join: createJoinHandler({ store: late.store, peers: forwarder, logger }),
+      logger,
+      clock,
+    });
+    const peerBound = await bindGrpc(peerServer, flags.peerAddress, "peer-address");
+    cleanups.push(network(() => peerBound.listener.close()));
+    const peer = peerBound.address;
 
-    const clientServer = new grpc.Server();
+    const clientServer = new grpc.Server(SERVER_OPTIONS);
     addHealthService(clientServer, health);
-    cleanups.push(() => clientServer.forceShutdown());
-    const client = await bindGrpc(clientServer, flags.clientAddress, "client-address");
+    addKvService(clientServer, {
+      handlers,
+      store: late.store,
+      clock,
+      logger,
+      observe: metrics.observeRequest,
+    });
+    addAdminService(clientServer, { store: late.store, nodeName: () => nodeName, logger });
+    addReflection(clientServer, ["rangedb.v1.KV", "rangedb.v1.Admin", "grpc.health.v1.Health"]);
+    const clientBound = await bindGrpc(clientServer, flags.clientAddress, "client-address");
+    cleanups.push(network(() => clientBound.listener.close()));
+    const client = clientBound.address;
 
     const adminHp = parseHostPort(flags.adminAddress)!;
     const addresses = { peer, client, admin: "" };
-    const ready = () => health.get("") === ServingStatus.SERVING;
+    let identity: NodeIdentity | undefined = undefined;
+    const ready = () => store !== undefined && store.isReady();
     const admin: AdminServer = await startAdminServer(adminHp.host, adminHp.port, {
       ready,
       nodeInfo: () => ({ ...identity, addresses, dataDir: flags.dataDir, ready: ready() }),
+      clusterInfo: () => store === undefined ? undefined : clusterInfo(store),
+      metrics: async () => ({ contentType: metrics.contentType, body: await metrics.render() }),
+    }).catch((cause) => {
+      throw new RangeDbError(
+        ErrorCode.UNAVAILABLE,
+        `Cannot listen on --admin-address ${flags.adminAddress}: ${
+          cause instanceof Error ? cause.message : cause
+        }`,
+        { cause },
+      );
     });
-    cleanups.push(() => admin.close());
+    cleanups.push(network(() => admin.close()));
     addresses.admin = formatHostPort({ host: adminHp.host, port: admin.address.port });
 
+    const placement = await establishIdentity(
+      engine,
+      flags,
+      peer,
+      { client, admin: addresses.admin },
+      createJoinCall({ clock, logger }),
+    );
+    identity = placement.identity;
+    clusterId = identity.clusterId;
+    nodeName = identity.name;
+    metrics.setLocalNodeId(identity.nodeId);
+    const log = logger.with({ node_id: identity.nodeId, cluster_id: identity.clusterId });
+    if (identity.bootstrapVoters.length > 0) {
+      await bootstrapCluster(engine, { voters: identity.bootstrapVoters });
+    }
+    const transport = new GrpcPeerTransport({
+      clusterId,
+      nodeId: identity.nodeId,
+      resolve: (nodeId: number) =>
+        store?.peerAddressOf(nodeId) ?? placement.initialPeers.get(nodeId),
+      logger: log,
+      clock,
+    });
+    cleanups.push(network(() => transport.close()));
+    store = await Store.open({
+      engine,
+      identity: { clusterId, nodeId: identity.nodeId, name: identity.name },
+      self: { peerAddress: peer, clientAddress: client, adminAddress: addresses.admin },
+      initialPeers: placement.initialPeers,
+      transport,
+      clock,
+      logger: log,
+      metrics: metrics.storeMetrics,
+    });
+    const opened = store;
+    transport.setHandler(handler);
+    late.set(opened);
+    cleanups.push(() => opened.stop());
+
     health.set("", true);
-    // Runs first on stop: probes report not-ready while the node shuts down.
+    // Runs first on stop: probes report not serving while the node shuts down.
     cleanups.push(() => health.set("", false));
-    log.info("node started", { ...addresses, data_dir: flags.dataDir });
-    return { identity, addresses, stop };
+    log.info("node started", { ...addresses, data_dir: flags.dataDir, how: placement.how });
+    let graceful = false;
+    return {
+      identity,
+      addresses,
+      how: placement.how,
+      async stop(options = {}) {
+        if (options.graceful && !graceful) {
+          graceful = true;
+          await opened.transferLeadershipAway(3_000).catch((err) =>
+            log.warn("leadership hand-off failed", { error: String(err) })
+          );
+        }
+        await runCleanups(options.keepNetwork);
+      },
+    };
   } catch (err) {
-    await stop();
+    await runCleanups();
     throw err;
   }
 }

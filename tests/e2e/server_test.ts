@@ -131,23 +131,31 @@ Deno.test("rangedb server refuses a corrupt data directory with a clear error an
   }
 });
 
-Deno.test("rangedb server refuses --join and --peers on every start, a restart too", async () => {
+Deno.test("rangedb server accepts --peers naming only itself and restarts with the same flags", async () => {
   const dir = await Deno.makeTempDir({ prefix: "rangedb-e2e-" });
-  const listen = [
-    `--data-dir=${dir}`,
-    "--admin-address=127.0.0.1:0",
-    "--client-address=127.0.0.1:0",
-    "--peer-address=127.0.0.1:0",
-  ];
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const peer = `127.0.0.1:${(listener.addr as Deno.NetAddr).port}`;
+  listener.close();
+  const start = () =>
+    startNode(dir, { peerAddress: peer, flags: ["--cluster-init", `--peers=${peer}`] });
   try {
-    const node = await startNode(dir);
-    await node.stop();
-    const join = await runCli(["server", ...listen, "--join=127.0.0.1:1"]);
-    assert.equal(join.code, 1);
-    assert.match(join.stderr, /Cannot join a cluster as joining is not built yet/);
-    const peers = await runCli(["server", ...listen, "--cluster-init", "--peers=127.0.0.1:1"]);
-    assert.equal(peers.code, 1);
-    assert.match(peers.stderr, /Cannot run a multi-node cluster as replication is not built yet/);
+    const first = await start();
+    let clusterId;
+    try {
+      assert.equal(first.peerAddress, peer);
+      const node = await (await fetch(`${first.adminUrl}/api/v1/node`)).json();
+      clusterId = node.clusterId;
+      assert.equal(node.nodeId, 1);
+    } finally {
+      assert.equal(await first.stop("SIGTERM"), 0);
+    }
+    const second = await start();
+    try {
+      const node = await (await fetch(`${second.adminUrl}/api/v1/node`)).json();
+      assert.equal(node.clusterId, clusterId);
+    } finally {
+      await second.stop();
+    }
   } finally {
     await Deno.remove(dir, { recursive: true });
   }

@@ -4,6 +4,7 @@ import {
   BatchRequestSchema,
   CompareAndSwapRequestSchema,
   KV,
+  PutResponseSchema,
 } from "../../../proto/gen/rangedb/v1/kv_pb.ts";
 import {
   EntryType,
@@ -58,28 +59,36 @@ Deno.test("raft.proto enums keep the numbers of src/raft/types.ts", () => {
   assert.equal(EntryType.CONF_CHANGE, RaftEntryType.ConfChange);
 });
 
-Deno.test("kv.proto messages keep oneofs and optional bytes through the wire", () => {
+Deno.test("kv.proto messages keep the oneof of a batch op and bigint versions through the wire", () => {
   const batch = create(BatchRequestSchema, {
-    operations: [
-      { operation: { case: "put", value: { key: bytes("a"), value: bytes("1") } } },
-      { operation: { case: "delete", value: { key: bytes("b") } } },
+    ops: [
+      { op: { case: "put", value: { key: bytes("/a"), value: bytes("1") } } },
+      { op: { case: "delete", value: { key: bytes("/b") } } },
     ],
     requestId: "r-1",
   });
   const back = fromBinary(BatchRequestSchema, toBinary(BatchRequestSchema, batch));
-  assert.equal(back.operations[1].operation.case, "delete");
+  assert.equal(back.ops[1].op.case, "delete");
   assert.ok(equals(BatchRequestSchema, batch, back));
 
   const cas = create(CompareAndSwapRequestSchema, {
-    key: bytes("k"),
-    expectedValue: new Uint8Array(),
+    key: bytes("/k"),
+    expectAbsent: true,
+    value: bytes("v"),
   });
   const casBack = fromBinary(
     CompareAndSwapRequestSchema,
     toBinary(CompareAndSwapRequestSchema, cas),
   );
-  assert.deepEqual(casBack.expectedValue, new Uint8Array(), "an empty expected value is kept");
-  assert.equal(casBack.newValue, undefined, "an unset new value means delete");
+  assert.equal(casBack.expectAbsent, true);
+  assert.deepEqual(casBack.expected, new Uint8Array());
+
+  const put = create(PutResponseSchema, { version: (1_800_000_000_000n << 16n) | 7n });
+  assert.equal(
+    fromBinary(PutResponseSchema, toBinary(PutResponseSchema, put)).version,
+    (1_800_000_000_000n << 16n) | 7n,
+    "a 64-bit version survives the wire exactly",
+  );
 });
 
 Deno.test("generated service descriptors name the methods grpc-js registers", () => {

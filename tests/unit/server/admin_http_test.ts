@@ -6,6 +6,7 @@ const cases: { method: string; path: string; ready: boolean; status: number; bod
   { method: "GET", path: "/readyz", ready: true, status: 200, body: { status: "ready" } },
   { method: "GET", path: "/readyz", ready: false, status: 503, body: { status: "starting" } },
   { method: "GET", path: "/api/v1/node", ready: true, status: 200, body: { nodeId: 7 } },
+  { method: "GET", path: "/api/v1/cluster", ready: true, status: 200, body: { clusterId: "c1" } },
   {
     method: "GET",
     path: "/nope",
@@ -24,12 +25,28 @@ const cases: { method: string; path: string; ready: boolean; status: number; bod
 
 for (const c of cases) {
   Deno.test(`handleAdminRequest() answers ${c.method} ${c.path} (ready=${c.ready}) with ${c.status}`, async () => {
-    const res = handleAdminRequest(new Request(`http://node${c.path}`, { method: c.method }), {
-      ready: () => c.ready,
-      nodeInfo: () => ({ nodeId: 7 }),
-    });
+    const res = await handleAdminRequest(
+      new Request(`http://node${c.path}`, { method: c.method }),
+      {
+        ready: () => c.ready,
+        nodeInfo: () => ({ nodeId: 7 }),
+        clusterInfo: () => ({ clusterId: "c1" }),
+        metrics: () => Promise.resolve({ contentType: "text/plain", body: "m 1\n" }),
+      },
+    );
     assert.equal(res.status, c.status);
     assert.equal(res.headers.get("content-type"), "application/json");
     assert.deepEqual(await res.json(), c.body);
   });
 }
+
+Deno.test("handleAdminRequest() serves /metrics as Prometheus text", async () => {
+  const res = await handleAdminRequest(new Request("http://node/metrics"), {
+    ready: () => true,
+    nodeInfo: () => ({}),
+    metrics: () => Promise.resolve({ contentType: "text/plain; version=0.0.4", body: "up 1\n" }),
+  });
+  assert.equal(res.status, 200);
+  assert.equal(res.headers.get("content-type"), "text/plain; version=0.0.4");
+  assert.equal(await res.text(), "up 1\n");
+});

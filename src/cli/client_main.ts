@@ -1,0 +1,77 @@
+/**
+ * Runs a client command (`rangedb get|put|delete|range|batch|cas|admin …`): parses the line,
+ * prints help when asked, connects to the endpoints, runs the command and reports failures as
+ * one line on stderr (`rangedb: <message> (<CODE>)`, exit 1; usage mistakes exit 2 with a hint).
+ *
+ * @module
+ */
+import { connect, RangeDbClientError } from "../client/mod.ts";
+import { ADMIN_COMMANDS } from "./admin_commands.ts";
+import { parseClientArgs, type ParsedCommand, UsageError } from "./cli_args.ts";
+import { type CliIo, processIo } from "./cli_io.ts";
+import { CLIENT_COMMANDS } from "./client_commands.ts";
+import { commandHelp, MAIN_HELP } from "./help.ts";
+import { errorText } from "./output.ts";
+
+/** The words that start a client command, for the top-level dispatch. */
+export const CLIENT_COMMAND_WORDS: readonly string[] = [
+  "get",
+  "put",
+  "delete",
+  "range",
+  "batch",
+  "cas",
+  "admin",
+];
+
+async function run(cmd: ParsedCommand, io: CliIo): Promise<number> {
+  const spec = cmd.spec!;
+  const command = CLIENT_COMMANDS[spec.name] ?? ADMIN_COMMANDS[spec.name];
+  const db = await connect({ endpoints: cmd.global.endpoints, timeoutMs: cmd.global.timeoutMs });
+  try {
+    return await command(db, cmd, io);
+  } finally {
+    db.close();
+  }
+}
+
+/**
+ * Runs one client command line.
+ *
+ * @param argv the arguments after the program name (the command words included)
+ * @param io standard streams and environment
+ * @returns the exit code: 0 done, 1 failed (or key not found, swap refused), 2 usage error
+ */
+export async function runClientCommand(argv: string[], io: CliIo = processIo()): Promise<number> {
+  const json = argv.some((a, i) =>
+    a === "-o=json" || a === "--output=json" ||
+    ((a === "-o" || a === "--output") && argv[i + 1] === "json")
+  );
+  let cmd: ParsedCommand;
+  try {
+    cmd = parseClientArgs(argv, io.env);
+  } catch (err) {
+    if (!(err instanceof UsageError)) throw err;
+    const hint = err.command ? `rangedb ${err.command} --help` : "rangedb --help";
+    await io.err(`${errorText(err.message, undefined, false)}\nSee '${hint}'.\n`);
+    return 2;
+  }
+  if (cmd.help || cmd.spec === undefined) {
+    await io.out((cmd.spec ? commandHelp(cmd.spec) : MAIN_HELP) + "\n");
+    return 0;
+  }
+  try {
+    return await run(cmd, io);
+  } catch (err) {
+    if (err instanceof UsageError) {
+      await io.err(
+        `${errorText(err.message, undefined, false)}\nSee 'rangedb ${cmd.spec.name} --help'.\n`,
+      );
+      return 2;
+    }
+    const message = err instanceof Error ? err.message : String(err);
+    const code = err instanceof RangeDbClientError ? err.code : undefined;
+    await io.err(errorText(message, code, json) + "\n");
+    return 1;
+  }
+}

@@ -1,0 +1,229 @@
+/**
+ * {@linkcode RaftScheduler}: the one loop that drives every replica of a node (docs/design/0007).
+ *
+ * A turn: feed each replica what arrived since the last turn (ticks, messages, proposals,
+ * reads), collect the `Ready` of every replica that has one, build ONE engine batch with all
+ * their entries, hard states, snapshots, applied commands and applied states, write it with one
+ * fsync, then make the staged state visible (storage caches, applied state), answer callers,
+ * send the messages grouped per destination node (snapshots on their own stream), and
+ * `advance()`. Only one batch is in flight at a time: MVCC writes read the state the previous
+ * batch left, and what arrives during a write waits for the next turn, so load batches itself.
+ *
+ * @module
+ */
+
+import type { Clock } from "../base/clock.ts";
+import { ErrorCode, RangeDbError } from "../base/errors.ts";
+import type { Logger } from "../base/logger.ts";
+import { MvccBatch } from "../mvcc/mod.ts";
+import { MessageType, type Ready } from "../raft/mod.ts";
+import type { Engine } from "../storage/mod.ts";
+import type { DedupeEntry } from "./replica_apply.ts";
+import type { StoreMetrics } from "./metrics.ts";
+import type { Replica } from "./replica.ts";
+import { buildOutgoingSnapshot } from "./replica_snapshot.ts";
+import type { RaftTransport, RangeMessage } from "./transport.ts";
+
+/** What the scheduler needs from its store. */
+export interface RaftSchedulerDeps {
+  engine: Engine;
+  transport: RaftTransport;
+  clock: Clock;
+  logger: Logger;
+  metrics: StoreMetrics;
+  nodeId: number;
+  tickIntervalMs: number;
+  /** The replicas to drive, read at every turn. */
+  replicas(): Iterable<Replica>;
+  /** Called on every tick, before the turn it triggers. */
+  onTick(): void;
+  /** Called after every turn that handled a Ready. */
+  afterTurn(): void;
+  /** Called once when a batch cannot be written: the store must stop. */
+  onFatal(err: unknown): void;
+}
+
+/** The turn loop of one node. */
+export class RaftScheduler {
+  readonly #deps: RaftSchedulerDeps;
+  #scheduled = false;
+  #running: Promise<void> | undefined;
+  #stopped = false;
+  #cancelTick: (() => void) | undefined;
+  readonly #snapshotsInFlight = new Set<Promise<void>>();
+
+  /** @param deps the store's services */
+  constructor(deps: RaftSchedulerDeps) {
+    this.#deps = deps;
+  }
+
+  /** Starts ticking. */
+  start(): void {
+    this.#scheduleTick();
+    this.wake();
+  }
+
+  #scheduleTick(): void {
+    if (this.#stopped) return;
+    this.#cancelTick = this.#deps.clock.after(this.#deps.tickIntervalMs, () => {
+      if (this.#stopped) return;
+      const now = this.#deps.clock.now();
+      for (const r of this.#deps.replicas()) {
+        r.enqueueTick();
+        r.expire(now);
+      }
+      try {
+        this.#deps.onTick();
+      } catch (err) {
+        this.#deps.logger.error("store tick failed", { error: String(err) });
+      }
+      this.wake();
+      this.#scheduleTick();
+    });
+  }
+
+  /** Asks for a turn (coalesced: one turn handles everything queued until it starts). */
+  wake(): void {
+    if (this.#scheduled || this.#stopped) return;
+    this.#scheduled = true;
+    if (this.#running === undefined) this.#running = this.#loop();
+  }
+
+  async #loop(): Promise<void> {
+    // Let the current task queue more events before the turn starts.
+    await Promise.resolve();
+    try {
+      while (this.#scheduled && !this.#stopped) {
+        this.#scheduled = false;
+        await this.#turn();
+      }
+    } catch (err) {
+      this.#stopped = true;
+      this.#deps.onFatal(err);
+    } finally {
+      this.#running = undefined;
+    }
+  }
+
+  async #turn(): Promise<void> {
+    const deps = this.#deps;
+    const readies: [Replica, Ready][] = [];
+    for (const r of deps.replicas()) {
+      if (r.hasInbox()) r.drainInbox();
+      if (r.raw.hasReady()) readies.push([r, r.raw.ready()]);
+    }
+    if (readies.length === 0) return;
+    const engine = deps.engine;
+    const batch = engine.batch();
+    const ctx = {
+      engine,
+      batch,
+      mvcc: new MvccBatch(engine, batch),
+      nodeId: deps.nodeId,
+      dedupe: new Map<string, DedupeEntry | undefined>(),
+      logger: deps.logger,
+    };
+    let sync = false;
+    try {
+      for (const [r, rd] of readies) if (r.stageReady(rd, batch, ctx)) sync = true;
+      if (batch.count > 0) {
+        const start = deps.clock.monotonic();
+        await engine.write(batch, { sync });
+        deps.metrics.batchWritten(deps.clock.monotonic() - start, sync, batch.byteSize);
+      }
+    } catch (err) {
+      for (const [r] of readies) r.discardReady();
+      throw err;
+    }
+    for (const [r, rd] of readies) r.commitReady(rd);
+    this.#send(readies);
+    for (const [r] of readies) {
+      r.raw.advance();
+      deps.metrics.rangeState(r.rangeId, {
+        term: r.term,
+        commit: r.storage.hardState().commit,
+        applied: r.appliedIndex,
+      });
+    }
+    deps.afterTurn();
+    for (const [r] of readies) {
+      if (r.raw.hasReady() || r.hasInbox()) {
+        this.#scheduled = true;
+        break;
+      }
+    }
+  }
+
+  #send(readies: [Replica, Ready][]): void {
+    const deps = this.#deps;
+    const byNode = new Map<number, RangeMessage[]>();
+    for (const [r, rd] of readies) {
+      for (const message of rd.messages) {
+        if (message.type === MessageType.Snap) {
+          this.#sendSnapshot(r, message);
+          continue;
+        }
+        let list = byNode.get(message.to);
+        if (list === undefined) byNode.set(message.to, list = []);
+        list.push({ rangeId: r.rangeId, message });
+      }
+    }
+    for (const [to, messages] of byNode) deps.transport.send(to, messages);
+  }
+
+  #sendSnapshot(r: Replica, message: RangeMessage["message"]): void {
+    const deps = this.#deps;
+    const to = message.to;
+    const report = (ok: boolean) => {
+      r.enqueueEvent(() => r.raw.reportSnapshot(to, ok ? "finish" : "failure"));
+      this.wake();
+    };
+    const snapshot = buildOutgoingSnapshot(deps.engine, r.rangeId, message);
+    if (snapshot === undefined) {
+      report(false);
+      return;
+    }
+    deps.logger.info("sending snapshot", {
+      range_id: r.rangeId,
+      to,
+      index: snapshot.message.snapshot?.metadata.index,
+    });
+    const sent: Promise<void> = deps.transport.sendSnapshot(to, snapshot).then(
+      (ok) => report(ok),
+      () => report(false),
+    ).finally(() => {
+      snapshot.close();
+      this.#snapshotsInFlight.delete(sent);
+    });
+    this.#snapshotsInFlight.add(sent);
+  }
+
+  /**
+   * Stops ticking and turning; waits for the turn in progress (and, up to `graceMs`, for
+   * snapshots being streamed).
+   */
+  async stop(graceMs = 2000): Promise<void> {
+    this.#stopped = true;
+    this.#cancelTick?.();
+    await this.#running;
+    if (this.#snapshotsInFlight.size === 0) return;
+    let cancel: (() => void) | undefined;
+    const grace = new Promise<void>((resolve) => cancel = this.#deps.clock.after(graceMs, resolve));
+    await Promise.race([Promise.allSettled([...this.#snapshotsInFlight]), grace]);
+    cancel?.();
+  }
+
+  /** Whether the scheduler was stopped (or failed). */
+  get stopped(): boolean {
+    return this.#stopped;
+  }
+}
+
+/** The error callers get from a stopped store. */
+export function storeStoppedError(): RangeDbError {
+  return new RangeDbError(
+    ErrorCode.UNAVAILABLE,
+    "Cannot serve the request as the store is stopping",
+    { details: { ambiguous: true } },
+  );
+}

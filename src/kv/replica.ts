@@ -1,0 +1,456 @@
+/**
+ * {@linkcode Replica}: this node's member of one range's Raft group. It owns the
+ * {@linkcode RawNode} and its {@linkcode ReplicaRaftStorage}, queues what arrives between
+ * scheduler turns (messages, proposals, reads, ticks), and keeps the callers waiting for their
+ * proposals and reads. The scheduler (`raft_scheduler.ts`) drives it: `drainInbox()`, then
+ * `stageReady()` into the turn's batch, then after the write `commitReady()`, then `advance()`.
+ *
+ * Family: `replica_apply.ts` (applying committed entries), `replica_snapshot.ts` (snapshots
+ * sent and installed), `replica_reads.ts` (batched ReadIndex).
+ *
+ * @module
+ */
+
+import type { Clock } from "../base/clock.ts";
+import { ErrorCode, RangeDbError } from "../base/errors.ts";
+import type { Logger } from "../base/logger.ts";
+import {
+  type ConfChange,
+  isRaftError,
+  type Message,
+  RawNode,
+  ReadOnlyOption,
+  type Ready,
+  type Snapshot,
+  StateType,
+} from "../raft/mod.ts";
+import type { Engine, WriteBatch } from "../storage/mod.ts";
+import {
+  type CommandResult,
+  confStateOf,
+  encodeAppliedState,
+  encodeCommand,
+  encodeProposalId,
+  type RaftCommand,
+  type RangeAppliedState,
+  type RangeDescriptor,
+} from "./command.ts";
+import { raftStateKey, RaftStateKind } from "./keys.ts";
+import type { StoreMetrics } from "./metrics.ts";
+import { ReplicaRaftStorage } from "./raft_storage.ts";
+import { type ApplyContext, applyEntries } from "./replica_apply.ts";
+import { ReplicaReads } from "./replica_reads.ts";
+import { installSnapshot, type StagedSnapshot } from "./replica_snapshot.ts";
+
+/** Log entries kept behind the applied index when the log is truncated. */
+export const LOG_KEEP_ENTRIES = 1000;
+/** The log is truncated when the applied index is this far past its first index. */
+export const LOG_TRUNCATE_THRESHOLD = 10_000;
+
+/** What a replica needs from its store. */
+export interface ReplicaDeps {
+  engine: Engine;
+  nodeId: number;
+  clock: Clock;
+  logger: Logger;
+  metrics: StoreMetrics;
+  electionTick: number;
+  heartbeatTick: number;
+  random: () => number;
+  /** Asks the scheduler for a turn. */
+  wake(): void;
+}
+
+/** A caller waiting for its proposal to apply. */
+interface ProposalWaiter {
+  resolve(result: CommandResult): void;
+  reject(err: Error): void;
+  deadline: number;
+}
+
+interface QueuedProposal {
+  seq: number;
+  data?: Uint8Array;
+  confChange?: ConfChange;
+  requireLeader: boolean;
+  waiter: ProposalWaiter;
+}
+
+/** Proposal sequence numbers start from the clock so that they never repeat across restarts. */
+const SEQ_PER_MS = 1000;
+
+/** One range's replica on this node. */
+export class Replica {
+  readonly rangeId: number;
+  readonly storage: ReplicaRaftStorage;
+  readonly raw: RawNode;
+  readonly reads: ReplicaReads;
+  readonly #deps: ReplicaDeps;
+  readonly #log: Logger;
+  /** The durable applied state; undefined while uninitialized (waiting for a snapshot). */
+  applied: RangeAppliedState | undefined;
+  /** Applied state staged in the current turn's batch. */
+  #stagedApplied: RangeAppliedState | undefined;
+  #stagedResults: { seq: number; result: CommandResult }[] = [];
+  /** Leader as last seen; 0 when unknown. */
+  lead = 0;
+  role: StateType = StateType.Follower;
+  term = 0;
+  /** Snapshots received and waiting for Raft to hand them back in a Ready. */
+  readonly stagedSnapshots = new Map<string, StagedSnapshot>();
+  /** Set by a turn that applied node records or a snapshot (the store refreshes its caches). */
+  systemChanged = false;
+
+  #seq: number;
+  #inMessages: Message[] = [];
+  #inProposals: QueuedProposal[] = [];
+  #inTicks = 0;
+  #inEvents: (() => void)[] = [];
+  readonly #waiters = new Map<number, ProposalWaiter>();
+
+  /**
+   * Loads (or creates, uninitialized) the replica of `rangeId` from the engine.
+   *
+   * @param deps the store's services
+   * @param rangeId the range
+   * @param applied the persisted applied state; undefined for a replica waiting for a snapshot
+   */
+  constructor(deps: ReplicaDeps, rangeId: number, applied: RangeAppliedState | undefined) {
+    this.#deps = deps;
+    this.rangeId = rangeId;
+    this.applied = applied;
+    this.#log = deps.logger.with({ range_id: rangeId });
+    this.#seq = Math.floor(deps.clock.now()) * SEQ_PER_MS;
+    this.storage = ReplicaRaftStorage.load(deps.engine, rangeId, {
+      confState: confStateOf(applied?.descriptor),
+      snapshot: () => this.#snapshotMetadata(),
+    });
+    this.raw = new RawNode({
+      id: deps.nodeId,
+      electionTick: deps.electionTick,
+      heartbeatTick: deps.heartbeatTick,
+      storage: this.storage,
+      applied: applied === undefined ? 0 : Number(applied.appliedIndex),
+      maxSizePerMsg: 1024 * 1024,
+      maxInflightMsgs: 256,
+      checkQuorum: true,
+      preVote: true,
+      readOnlyOption: ReadOnlyOption.Safe,
+      random: deps.random,
+      logger: this.#log,
+    });
+    this.term = this.storage.hardState().term;
+    this.reads = new ReplicaReads(this, deps.wake);
+  }
+
+  /** The range descriptor as of the applied index; undefined while uninitialized. */
+  get descriptor(): RangeDescriptor | undefined {
+    return this.applied?.descriptor;
+  }
+
+  /** Whether this replica leads its range. */
+  get isLeader(): boolean {
+    return this.role === StateType.Leader;
+  }
+
+  /** The durable applied index. */
+  get appliedIndex(): number {
+    return this.applied === undefined ? 0 : Number(this.applied.appliedIndex);
+  }
+
+  #snapshotMetadata(): Snapshot {
+    const a = this.applied;
+    return {
+      metadata: {
+        index: a === undefined ? 0 : Number(a.appliedIndex),
+        term: a === undefined ? 0 : Number(a.appliedTerm),
+        confState: confStateOf(a?.descriptor),
+      },
+      data: new Uint8Array(0),
+    };
+  }
+
+  // ---- Inbox: filled between turns, drained at the start of one. ----
+
+  /** Queues a message from a peer. */
+  enqueueMessage(m: Message): void {
+    this.#inMessages.push(m);
+  }
+
+  /** Queues one tick. */
+  enqueueTick(): void {
+    this.#inTicks++;
+  }
+
+  /** Queues an action on the RawNode (transfer, snapshot report, unreachable). */
+  enqueueEvent(fn: () => void): void {
+    this.#inEvents.push(fn);
+  }
+
+  /**
+   * Proposes a command; resolves with its result once it applied here.
+   *
+   * @param cmd the command (its proposer and sequence are filled in)
+   * @param deadline absolute ms
+   * @param requireLeader refuse with NOT_LEADER unless this replica leads when it is proposed
+   * @throws {RangeDbError} NOT_LEADER, UNAVAILABLE (ambiguous when leadership was lost), TIMEOUT
+   */
+  propose(cmd: RaftCommand, deadline: number, requireLeader: boolean): Promise<CommandResult> {
+    const seq = ++this.#seq;
+    cmd.proposerNodeId = BigInt(this.#deps.nodeId);
+    cmd.proposalSeq = BigInt(seq);
+    const data = encodeCommand(cmd);
+    return new Promise((resolve, reject) => {
+      this.#inProposals.push({ seq, data, requireLeader, waiter: { resolve, reject, deadline } });
+      this.#deps.wake();
+    });
+  }
+
+  /** Proposes a membership change; resolves once it applied here. */
+  proposeConfChange(cc: Omit<ConfChange, "context">, deadline: number): Promise<CommandResult> {
+    const seq = ++this.#seq;
+    const confChange = { ...cc, context: encodeProposalId(this.#deps.nodeId, seq) };
+    return new Promise((resolve, reject) => {
+      this.#inProposals.push({
+        seq,
+        confChange,
+        requireLeader: true,
+        waiter: { resolve, reject, deadline },
+      });
+      this.#deps.wake();
+    });
+  }
+
+  /** Whether anything waits in the inbox. */
+  hasInbox(): boolean {
+    return this.#inMessages.length > 0 || this.#inProposals.length > 0 || this.#inTicks > 0 ||
+      this.#inEvents.length > 0 || this.reads.hasQueued();
+  }
+
+  /** Feeds everything queued to Raft (start of a turn). */
+  drainInbox(): void {
+    const raw = this.raw;
+    for (; this.#inTicks > 0; this.#inTicks--) raw.tick();
+    const msgs = this.#inMessages;
+    if (msgs.length > 0) {
+      this.#inMessages = [];
+      for (const m of msgs) this.#step(m);
+    }
+    const events = this.#inEvents;
+    if (events.length > 0) {
+      this.#inEvents = [];
+      for (const fn of events) fn();
+    }
+    const props = this.#inProposals;
+    if (props.length > 0) {
+      this.#inProposals = [];
+      const leading = raw.status().softState.raftState === StateType.Leader;
+      let proposed = 0;
+      for (const p of props) if (this.#proposeNow(p, leading)) proposed++;
+      if (proposed > 0) this.#deps.metrics.proposed(proposed);
+    }
+    this.reads.issue();
+  }
+
+  #step(m: Message): void {
+    try {
+      this.raw.step(m);
+    } catch (err) {
+      if (isRaftError(err, "ErrInvariant")) throw err;
+      this.#log.debug("dropped raft message", { from: m.from, type: m.type, error: String(err) });
+    }
+  }
+
+  #proposeNow(p: QueuedProposal, leading: boolean): boolean {
+    if (p.requireLeader && !leading) {
+      p.waiter.reject(this.notLeaderError());
+      return false;
+    }
+    try {
+      if (p.confChange !== undefined) this.raw.proposeConfChange(p.confChange);
+      else this.raw.propose(p.data!);
+    } catch (err) {
+      if (!isRaftError(err, "ErrProposalDropped")) throw err;
+      p.waiter.reject(
+        new RangeDbError(
+          ErrorCode.UNAVAILABLE,
+          `Cannot propose as Raft dropped the proposal: range is ${this.rangeId}, reason is ${err.message}`,
+          { details: { ambiguous: false } },
+        ),
+      );
+      return false;
+    }
+    this.#waiters.set(p.seq, p.waiter);
+    return true;
+  }
+
+  /** The NOT_LEADER error of this range, naming the leader known here. */
+  notLeaderError(): RangeDbError {
+    return new RangeDbError(
+      ErrorCode.NOT_LEADER,
+      `Cannot serve the request as this node does not lead the range: range is ${this.rangeId}, leader is ${this.lead}`,
+      { details: { leaderNodeId: this.lead, rangeId: this.rangeId } },
+    );
+  }
+
+  // ---- One turn. ----
+
+  /**
+   * Adds what `rd` asks to persist and apply to the turn's batch.
+   *
+   * @returns whether the batch must be fsynced for this replica
+   */
+  stageReady(rd: Ready, batch: WriteBatch, ctx: ApplyContext): boolean {
+    if (rd.snapshot !== undefined) this.#stageSnapshot(rd.snapshot, batch);
+    this.storage.appendTo(batch, rd.entries);
+    if (rd.hardState !== undefined) this.storage.setHardState(batch, rd.hardState);
+    let sync = rd.mustSync;
+    if (rd.committedEntries.length > 0) {
+      const base = this.#stagedApplied ?? this.applied;
+      if (base === undefined) {
+        throw new RangeDbError(
+          ErrorCode.INTERNAL,
+          `Cannot apply entries as the replica has no applied state: range is ${this.rangeId}`,
+        );
+      }
+      const out = applyEntries(this, base, rd.committedEntries, ctx);
+      this.#stagedApplied = out.applied;
+      for (const r of out.results) this.#stagedResults.push(r);
+      if (out.systemChanged) this.systemChanged = true;
+      batch.put(
+        "raft_state",
+        raftStateKey(this.rangeId, RaftStateKind.AppliedState),
+        encodeAppliedState(out.applied),
+      );
+      this.#deps.metrics.applied(this.rangeId, rd.committedEntries.length);
+      this.#maybeTruncate(batch, Number(out.applied.appliedIndex));
+      sync = true;
+    }
+    return sync;
+  }
+
+  #stageSnapshot(snap: Snapshot, batch: WriteBatch): void {
+    const key = snapshotKey(snap.metadata.index, snap.metadata.term);
+    const staged = this.stagedSnapshots.get(key);
+    if (staged === undefined) {
+      throw new RangeDbError(
+        ErrorCode.INTERNAL,
+        `Cannot install snapshot as its data was not received: range is ${this.rangeId}, index is ${snap.metadata.index}, term is ${snap.metadata.term}`,
+      );
+    }
+    installSnapshot(this.rangeId, staged, batch);
+    this.storage.applySnapshotTo(batch, snap);
+    this.#stagedApplied = staged.applied;
+    this.systemChanged = true;
+    this.#log.info("installing snapshot", {
+      index: snap.metadata.index,
+      term: snap.metadata.term,
+      pairs: staged.pairs.length,
+    });
+  }
+
+  #maybeTruncate(batch: WriteBatch, applied: number): void {
+    const first = this.storage.firstIndex();
+    if (applied - first <= LOG_TRUNCATE_THRESHOLD) return;
+    this.storage.compactTo(batch, applied - LOG_KEEP_ENTRIES);
+  }
+
+  /**
+   * Makes the turn's durable writes visible and answers callers; call after the batch is
+   * durable and before `advance()`.
+   */
+  commitReady(rd: Ready): void {
+    this.storage.commit();
+    if (this.#stagedApplied !== undefined) {
+      this.applied = this.#stagedApplied;
+      this.#stagedApplied = undefined;
+      for (const key of this.stagedSnapshots.keys()) {
+        if (Number(key.split("/")[0]) <= this.appliedIndex) this.stagedSnapshots.delete(key);
+      }
+    }
+    if (rd.hardState !== undefined) this.term = rd.hardState.term;
+    const results = this.#stagedResults;
+    if (results.length > 0) {
+      this.#stagedResults = [];
+      for (const { seq, result } of results) {
+        const w = this.#waiters.get(seq);
+        if (w === undefined) continue;
+        this.#waiters.delete(seq);
+        if (result.errorCode !== "") {
+          w.reject(new RangeDbError(result.errorCode as ErrorCode, result.errorMessage));
+        } else {
+          w.resolve(result);
+        }
+      }
+    }
+    if (rd.softState !== undefined) {
+      this.#leadershipChanged(rd.softState.lead, rd.softState.raftState);
+    }
+    if (rd.readStates.length > 0) this.reads.onReadStates(rd.readStates);
+    this.reads.resolveApplied(this.appliedIndex);
+  }
+
+  /** Forgets a failed turn's staged state. */
+  discardReady(): void {
+    this.storage.discard();
+    this.#stagedApplied = undefined;
+    this.#stagedResults = [];
+  }
+
+  #leadershipChanged(lead: number, role: StateType): void {
+    const wasLeader = this.isLeader;
+    const leadChanged = lead !== this.lead;
+    this.lead = lead;
+    this.role = role;
+    if (leadChanged) {
+      this.#deps.metrics.leaderChanged(this.rangeId, lead, this.term);
+      this.#log.info("raft leader changed", { leader: lead, term: this.term });
+    }
+    if ((wasLeader && !this.isLeader) || (leadChanged && this.#waiters.size > 0)) {
+      this.failWaiters(
+        new RangeDbError(
+          ErrorCode.UNAVAILABLE,
+          `Cannot tell whether the proposal applied as the leader changed before it did: range is ${this.rangeId}, leader is ${lead}`,
+          { details: { ambiguous: true, leaderNodeId: lead } },
+        ),
+      );
+    }
+  }
+
+  /** Fails every proposal waiting to apply. */
+  failWaiters(err: Error): void {
+    const waiters = [...this.#waiters.values()];
+    this.#waiters.clear();
+    for (const w of waiters) w.reject(err);
+  }
+
+  /** Fails every queued and waiting caller (the store stops). */
+  close(err: Error): void {
+    for (const p of this.#inProposals) p.waiter.reject(err);
+    this.#inProposals = [];
+    this.failWaiters(err);
+    this.reads.close(err);
+  }
+
+  /** Fails callers whose deadline passed; call on every tick. */
+  expire(now: number): void {
+    this.reads.expire(now, this.lead);
+    if (this.#waiters.size === 0) return;
+    for (const [seq, w] of this.#waiters) {
+      if (w.deadline > now) continue;
+      this.#waiters.delete(seq);
+      w.reject(
+        new RangeDbError(
+          this.lead === 0 ? ErrorCode.UNAVAILABLE : ErrorCode.TIMEOUT,
+          `Cannot tell whether the proposal applied as the deadline passed: range is ${this.rangeId}, leader is ${this.lead}`,
+          { details: { ambiguous: true, leaderNodeId: this.lead } },
+        ),
+      );
+    }
+  }
+}
+
+/** The key of a staged snapshot. */
+export function snapshotKey(index: number, term: number): string {
+  return `${index}/${term}`;
+}

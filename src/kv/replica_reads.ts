@@ -1,0 +1,138 @@
+/**
+ * {@linkcode ReplicaReads}: linearizable reads of one replica through Raft's ReadIndex. All reads
+ * that arrive between two scheduler turns share one ReadIndex request; each waits until the
+ * replica has applied the index Raft answered, then the caller reads locally. A request that gets
+ * no answer (a follower without a leader drops it, a leader may lose its role) is issued again
+ * after two ticks, until the read's deadline.
+ *
+ * @module
+ */
+
+import { ErrorCode, RangeDbError } from "../base/errors.ts";
+import type { RawNode, ReadState } from "../raft/mod.ts";
+
+interface PendingRead {
+  resolve(): void;
+  reject(err: Error): void;
+  deadline: number;
+  index: number;
+}
+
+interface ReadGroup {
+  reads: PendingRead[];
+  ticks: number;
+}
+
+/** Ticks without an answer before a ReadIndex request is issued again. */
+const RETRY_TICKS = 2;
+
+/** The batched ReadIndex reads of one replica. */
+export class ReplicaReads {
+  readonly #replica: { raw: RawNode; rangeId: number };
+  readonly #wake: () => void;
+  #queued: PendingRead[] = [];
+  readonly #groups = new Map<number, ReadGroup>();
+  #awaiting: PendingRead[] = [];
+  #ctx = 0;
+
+  /**
+   * @param replica the replica's RawNode and range id
+   * @param wake asks the scheduler for a turn
+   */
+  constructor(replica: { raw: RawNode; rangeId: number }, wake: () => void) {
+    this.#replica = replica;
+    this.#wake = wake;
+  }
+
+  /**
+   * Waits until a read may be served locally with linearizable results.
+   *
+   * @param deadline absolute ms
+   * @throws {RangeDbError} UNAVAILABLE without a leader at the deadline, TIMEOUT otherwise
+   */
+  wait(deadline: number): Promise<void> {
+    return new Promise((resolve, reject) => {
+      this.#queued.push({ resolve, reject, deadline, index: 0 });
+      this.#wake();
+    });
+  }
+
+  /** Whether reads wait for a ReadIndex request. */
+  hasQueued(): boolean {
+    return this.#queued.length > 0;
+  }
+
+  /** Issues one ReadIndex request for every queued read (in a turn). */
+  issue(): void {
+    if (this.#queued.length === 0) return;
+    const ctx = ++this.#ctx;
+    const bytes = new Uint8Array(8);
+    new DataView(bytes.buffer).setFloat64(0, ctx);
+    this.#groups.set(ctx, { reads: this.#queued, ticks: 0 });
+    this.#queued = [];
+    this.#replica.raw.readIndex(bytes);
+  }
+
+  /** Records Raft's answers: the reads of each wait for its index to apply. */
+  onReadStates(states: readonly ReadState[]): void {
+    for (const rs of states) {
+      if (rs.requestCtx.length !== 8) continue;
+      const ctx = new DataView(rs.requestCtx.buffer, rs.requestCtx.byteOffset, 8).getFloat64(0);
+      const group = this.#groups.get(ctx);
+      if (group === undefined) continue;
+      this.#groups.delete(ctx);
+      for (const r of group.reads) {
+        r.index = rs.index;
+        this.#awaiting.push(r);
+      }
+    }
+  }
+
+  /** Releases the reads whose index is applied. */
+  resolveApplied(applied: number): void {
+    if (this.#awaiting.length === 0) return;
+    const keep: PendingRead[] = [];
+    for (const r of this.#awaiting) {
+      if (r.index <= applied) r.resolve();
+      else keep.push(r);
+    }
+    this.#awaiting = keep;
+  }
+
+  /** On every tick: fails reads past their deadline and re-queues unanswered requests. */
+  expire(now: number, lead: number): void {
+    const error = () =>
+      new RangeDbError(
+        lead === 0 ? ErrorCode.UNAVAILABLE : ErrorCode.TIMEOUT,
+        `Cannot read as the deadline passed before a linearizable read point was confirmed: range is ${this.#replica.rangeId}, leader is ${lead}`,
+        { details: { leaderNodeId: lead } },
+      );
+    const live = (r: PendingRead) => {
+      if (r.deadline > now) return true;
+      r.reject(error());
+      return false;
+    };
+    for (const [ctx, group] of this.#groups) {
+      group.reads = group.reads.filter(live);
+      if (group.reads.length === 0) {
+        this.#groups.delete(ctx);
+      } else if (++group.ticks >= RETRY_TICKS) {
+        this.#groups.delete(ctx);
+        for (const r of group.reads) this.#queued.push(r);
+      }
+    }
+    this.#queued = this.#queued.filter(live);
+    this.#awaiting = this.#awaiting.filter(live);
+    if (this.#queued.length > 0) this.#wake();
+  }
+
+  /** Fails every read. */
+  close(err: Error): void {
+    for (const g of this.#groups.values()) for (const r of g.reads) r.reject(err);
+    for (const r of this.#queued) r.reject(err);
+    for (const r of this.#awaiting) r.reject(err);
+    this.#groups.clear();
+    this.#queued = [];
+    this.#awaiting = [];
+  }
+}

@@ -1,0 +1,162 @@
+/**
+ * Snapshots of a range: what a leader streams to a replica that needs one, and how the receiver
+ * installs it.
+ *
+ * The sender reads the range from one engine snapshot taken when the `MsgSnap` is sent: the
+ * `data` and `locks` pairs of the range's span, its dedupe records, and the applied state read
+ * from that same engine snapshot. The message's snapshot metadata is set from that applied state
+ * (index, term, membership), so data and metadata always describe the same point of the log
+ * even though Raft asked for an older one. The receiver buffers everything (`StagedSnapshot`),
+ * steps the `MsgSnap`, and when Raft hands the snapshot back in a Ready, the turn's batch
+ * replaces the range's data, dedupe records, applied state and log at once.
+ *
+ * @module
+ */
+
+import { compareBytes, encodeBytes, encodeUintTuple } from "../base/key_encoding.ts";
+import type { Message } from "../raft/mod.ts";
+import type { Engine, KeyValue, Snapshot as EngineSnapshot, WriteBatch } from "../storage/mod.ts";
+import {
+  confStateOf,
+  decodeAppliedState,
+  encodeAppliedState,
+  type RangeAppliedState,
+  type RangeDescriptor,
+} from "./command.ts";
+import { dedupeSpan, raftStateKey, RaftStateKind } from "./keys.ts";
+import type { IncomingSnapshot, OutgoingSnapshot, SnapshotPair } from "./transport.ts";
+
+/** A received snapshot waiting to be installed. */
+export interface StagedSnapshot {
+  applied: RangeAppliedState;
+  pairs: SnapshotPair[];
+}
+
+const LOWEST = new Uint8Array([0x00]);
+const HIGHEST = new Uint8Array([0xff, 0xff]);
+
+/** The `data` keyspace span of a descriptor's user keys (MVCC-encoded prefixes). */
+export function dataSpan(d: RangeDescriptor): { start: Uint8Array; end: Uint8Array } {
+  return {
+    start: d.start.length === 0 ? LOWEST : encodeBytes(d.start),
+    end: d.end.length === 0 ? HIGHEST : encodeBytes(d.end),
+  };
+}
+
+/** The `locks` keyspace span of a descriptor (raw user keys). */
+export function locksSpan(d: RangeDescriptor): { start: Uint8Array; end: Uint8Array } {
+  return {
+    start: d.start.length === 0 ? LOWEST : d.start,
+    end: d.end.length === 0 ? HIGHEST : d.end,
+  };
+}
+
+/**
+ * Builds the snapshot to stream for a `MsgSnap` of range `rangeId`.
+ *
+ * @param engine the node's engine (read through one snapshot, closed when the pairs are
+ * exhausted or the stream is closed)
+ * @param rangeId the range
+ * @param message the `MsgSnap` from Raft
+ * @returns the snapshot, or undefined when the range has no applied state
+ */
+export function buildOutgoingSnapshot(
+  engine: Engine,
+  rangeId: number,
+  message: Message,
+): OutgoingSnapshot | undefined {
+  const snap = engine.snapshot();
+  const bytes = snap.get("raft_state", raftStateKey(rangeId, RaftStateKind.AppliedState));
+  if (bytes === undefined) {
+    snap.close();
+    return undefined;
+  }
+  const applied = decodeAppliedState(bytes);
+  const descriptor = applied.descriptor!;
+  let closed = false;
+  const close = () => {
+    if (closed) return;
+    closed = true;
+    snap.close();
+  };
+  return {
+    rangeId,
+    message: {
+      ...message,
+      snapshot: {
+        metadata: {
+          index: Number(applied.appliedIndex),
+          term: Number(applied.appliedTerm),
+          confState: confStateOf(descriptor),
+        },
+        data: new Uint8Array(0),
+      },
+    },
+    appliedState: bytes,
+    pairs: snapshotPairs(snap, rangeId, descriptor, close),
+    close,
+  };
+}
+
+function* snapshotPairs(
+  snap: EngineSnapshot,
+  rangeId: number,
+  d: RangeDescriptor,
+  close: () => void,
+): Generator<SnapshotPair> {
+  try {
+    const parts: [SnapshotPair["keyspace"], Iterable<KeyValue>][] = [
+      ["data", snap.scan("data", dataSpan(d))],
+      ["locks", snap.scan("locks", locksSpan(d))],
+      ["raft_state", snap.scan("raft_state", dedupeSpan(rangeId))],
+    ];
+    for (const [keyspace, pairs] of parts) {
+      for (const { key, value } of pairs) yield { keyspace, key, value };
+    }
+  } finally {
+    close();
+  }
+}
+
+/**
+ * Stages a received snapshot's state into a turn's batch: the range's data, locks and dedupe
+ * records are replaced by the snapshot's, and its applied state is written. (The log is replaced
+ * by `ReplicaRaftStorage.applySnapshotTo`.)
+ */
+export function installSnapshot(rangeId: number, staged: StagedSnapshot, batch: WriteBatch): void {
+  const d = staged.applied.descriptor!;
+  const data = dataSpan(d);
+  const locks = locksSpan(d);
+  const dedupe = dedupeSpan(rangeId);
+  batch.deleteRange("data", data.start, data.end);
+  batch.deleteRange("locks", locks.start, locks.end);
+  batch.deleteRange("raft_state", dedupe.start, dedupe.end);
+  for (const p of staged.pairs) batch.put(p.keyspace, p.key, p.value);
+  batch.put(
+    "raft_state",
+    raftStateKey(rangeId, RaftStateKind.AppliedState),
+    encodeAppliedState(staged.applied),
+  );
+}
+
+/** Whether every pair of a received snapshot lies in the range it claims to be. */
+export function snapshotPairsInRange(
+  s: IncomingSnapshot,
+  d: RangeDescriptor,
+): boolean {
+  const data = dataSpan(d);
+  const dedupeStart = encodeUintTuple([s.rangeId]);
+  const dedupeEnd = encodeUintTuple([s.rangeId + 1]);
+  for (const p of s.pairs) {
+    const [lo, hi] = p.keyspace === "raft_state"
+      ? [dedupeStart, dedupeEnd]
+      : p.keyspace === "data"
+      ? [data.start, data.end]
+      : [
+        d.start.length === 0 ? new Uint8Array([0]) : d.start,
+        d.end.length === 0 ? data.end : d.end,
+      ];
+    if (compareBytes(p.key, lo) < 0 || compareBytes(p.key, hi) >= 0) return false;
+  }
+  return true;
+}

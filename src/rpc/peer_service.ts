@@ -1,0 +1,238 @@
+/**
+ * The receiving side of the peer API `rangedb.v1.Peer`: Raft message batches and snapshots from
+ * other nodes go to the store's {@linkcode TransportHandler}; forwarded client requests and joins
+ * go to the functions the server wires in.
+ *
+ * Messages of another cluster are refused with FAILED_PRECONDITION, so that a node pointed at the
+ * wrong peers never mixes two clusters' Raft groups.
+ *
+ * @module
+ */
+
+import { create } from "@bufbuild/protobuf";
+import * as grpc from "@grpc/grpc-js";
+import { type Clock, SystemClock } from "../base/clock.ts";
+import { ErrorCode, RangeDbError } from "../base/errors.ts";
+import type { Logger } from "../base/logger.ts";
+import type { RangeMessage, SnapshotPair, TransportHandler } from "../kv/transport.ts";
+import {
+  type ForwardRequest,
+  type ForwardResponse,
+  ForwardResponseSchema,
+  type JoinRequest,
+  type JoinResponse,
+  Peer,
+  type RaftMessagesRequest,
+  type RaftMessagesResponse,
+  type SnapshotRequest,
+  type SnapshotRequest_Header,
+  type SnapshotResponse,
+  SnapshotResponseSchema,
+} from "../../proto/gen/rangedb/v1/peer_pb.ts";
+import { messageFromProto, rangeMessageFromProto, toSafeNumber } from "./codec_raft.ts";
+import { FORWARDED_KEY } from "./forwarder.ts";
+import { grpcServiceDefinition } from "./grpc_definition.ts";
+import { callDeadline } from "./kv_service.ts";
+import { toServiceError } from "./status.ts";
+
+/** Options of a join as the peer service hands it over. */
+export interface JoinCallContext {
+  /** Absolute deadline, ms since the epoch. */
+  deadline: number;
+  /** Whether another member forwarded the join (it is then never forwarded again). */
+  forwarded: boolean;
+}
+
+/** Dependencies of {@linkcode addPeerService}. */
+export interface PeerServiceDeps {
+  /** This node's cluster id ("" while unknown: everything is refused). */
+  clusterId: () => string;
+  handler: TransportHandler;
+  /** Runs a forwarded client request (see `KvHandlers.runForwarded`). */
+  forward: (method: string, request: Uint8Array, deadline: number) => Promise<Uint8Array>;
+  /** Handles a join (see `createJoinHandler`). */
+  join: (req: JoinRequest, ctx: JoinCallContext) => Promise<JoinResponse>;
+  logger: Logger;
+  /** For deadlines of calls without one. @default new SystemClock() */
+  clock?: Clock;
+}
+
+/** The grpc-js definition of `rangedb.v1.Peer`. */
+export const PEER_SERVICE_DEFINITION: grpc.ServiceDefinition = grpcServiceDefinition(Peer);
+
+const KEYSPACES = new Set<string>(["data", "locks", "raft_state"]);
+
+function otherCluster(what: string, theirs: string, ours: string): RangeDbError {
+  return new RangeDbError(
+    ErrorCode.FAILED_PRECONDITION,
+    `Cannot accept ${what} as they come from another cluster: cluster is ${theirs}, this node's cluster is ${
+      ours === "" ? "not yet known" : ours
+    }`,
+  );
+}
+
+/**
+ * Registers `rangedb.v1.Peer` on the peer-facing `server`.
+ *
+ * @param server the grpc-js server of the peer address
+ * @param deps cluster id, transport handler, forward and join functions, logger
+ */
+export function addPeerService(server: grpc.Server, deps: PeerServiceDeps): void {
+  const { clusterId, handler, logger } = deps;
+  const clock = deps.clock ?? new SystemClock();
+
+  const raftMessages = (
+    call: grpc.ServerDuplexStream<RaftMessagesRequest, RaftMessagesResponse>,
+  ) => {
+    // Headers at once: the dialler takes them as "connected" and resets its backoff.
+    call.sendMetadata(new grpc.Metadata());
+    call.on("data", (req: RaftMessagesRequest) => {
+      const ours = clusterId();
+      if (req.clusterId !== ours || ours === "") {
+        const err = otherCluster("raft messages", req.clusterId, ours);
+        logger.warn("peer raft messages refused", { err: err.message, peer: call.getPeer() });
+        call.emit("error", toServiceError(err));
+        return;
+      }
+      const batch = req.batch;
+      if (batch === undefined || batch.messages.length === 0) return;
+      let from: number;
+      let messages: RangeMessage[];
+      try {
+        from = toSafeNumber(batch.fromNodeId, "from_node_id");
+        messages = batch.messages.map(rangeMessageFromProto);
+      } catch (err) {
+        logger.warn("peer raft batch dropped", { err: (err as Error).message });
+        return;
+      }
+      handler.receive(from, messages);
+    });
+    call.on("end", () => call.end());
+    call.on("error", (err) => logger.debug("peer raft stream failed", { err: err.message }));
+  };
+
+  const snapshot = (
+    call: grpc.ServerReadableStream<SnapshotRequest, SnapshotResponse>,
+    callback: grpc.sendUnaryData<SnapshotResponse>,
+  ) => {
+    let header: SnapshotRequest_Header | undefined;
+    let done = false;
+    let failed = false;
+    const pairs: SnapshotPair[] = [];
+    const fail = (err: RangeDbError) => {
+      if (failed) return;
+      failed = true;
+      logger.warn("peer snapshot refused", { err: err.message });
+      callback(toServiceError(err));
+    };
+    call.on("data", (chunk: SnapshotRequest) => {
+      if (failed) return;
+      if (header === undefined) {
+        if (chunk.header === undefined) {
+          fail(
+            new RangeDbError(
+              ErrorCode.INVALID_ARGUMENT,
+              "Cannot accept snapshot as its first chunk has no header",
+            ),
+          );
+          return;
+        }
+        header = chunk.header;
+        const ours = clusterId();
+        if (header.clusterId !== ours || ours === "") {
+          fail(otherCluster("snapshot", header.clusterId, ours));
+          return;
+        }
+      }
+      for (const e of chunk.entries) {
+        if (!KEYSPACES.has(e.keyspace)) {
+          fail(
+            new RangeDbError(
+              ErrorCode.INVALID_ARGUMENT,
+              `Cannot accept snapshot as an entry names an unknown keyspace: keyspace is ${e.keyspace}`,
+            ),
+          );
+          return;
+        }
+        pairs.push({
+          keyspace: e.keyspace as SnapshotPair["keyspace"],
+          key: e.key,
+          value: e.value,
+        });
+      }
+      if (chunk.done) done = true;
+    });
+    call.on("end", () => {
+      if (failed) return;
+      if (header === undefined || !done || header.message === undefined) {
+        fail(
+          new RangeDbError(
+            ErrorCode.INVALID_ARGUMENT,
+            "Cannot accept snapshot as the stream ended before its last chunk",
+          ),
+        );
+        return;
+      }
+      let incoming;
+      try {
+        incoming = {
+          rangeId: toSafeNumber(header.rangeId, "range_id"),
+          fromNodeId: toSafeNumber(header.fromNodeId, "from_node_id"),
+          message: messageFromProto(header.message),
+          appliedState: header.appliedState,
+          pairs,
+        };
+      } catch (err) {
+        fail(err as RangeDbError);
+        return;
+      }
+      handler.receiveSnapshot(incoming).then(
+        (accepted) => callback(null, create(SnapshotResponseSchema, { accepted })),
+        (err) => callback(toServiceError(err, { logger })),
+      );
+    });
+    call.on("error", (err) => logger.debug("peer snapshot stream failed", { err: err.message }));
+  };
+
+  const forward = (
+    call: grpc.ServerUnaryCall<ForwardRequest, ForwardResponse>,
+    callback: grpc.sendUnaryData<ForwardResponse>,
+  ) => {
+    const ours = clusterId();
+    if (call.request.clusterId !== ours || ours === "") {
+      callback(toServiceError(otherCluster("forwarded requests", call.request.clusterId, ours)));
+      return;
+    }
+    const deadline = callDeadline(call.getDeadline(), clock.now());
+    deps.forward(call.request.method, call.request.request, deadline).then(
+      (response) => callback(null, create(ForwardResponseSchema, { response })),
+      (err) => callback(toServiceError(err, { logger })),
+    );
+  };
+
+  const join = (
+    call: grpc.ServerUnaryCall<JoinRequest, JoinResponse>,
+    callback: grpc.sendUnaryData<JoinResponse>,
+  ) => {
+    const ours = clusterId();
+    if (call.request.clusterId !== "" && call.request.clusterId !== ours) {
+      callback(toServiceError(otherCluster("the join", call.request.clusterId, ours)));
+      return;
+    }
+    const ctx = {
+      deadline: callDeadline(call.getDeadline(), clock.now()),
+      forwarded: call.metadata.get(FORWARDED_KEY).length > 0,
+    };
+    deps.join(call.request, ctx).then(
+      (res) => callback(null, res),
+      (err) => callback(toServiceError(err, { logger })),
+    );
+  };
+
+  server.addService(PEER_SERVICE_DEFINITION, {
+    RaftMessages: raftMessages,
+    Snapshot: snapshot,
+    Forward: forward,
+    Join: join,
+  });
+}

@@ -1,0 +1,88 @@
+/**
+ * Helpers of {@linkcode TestCluster} (tests/harness/cluster.ts): free ports, admin HTTP reads and
+ * the cluster view parsed from `/api/v1/cluster`.
+ *
+ * @module
+ */
+
+/** One member as a node's `/api/v1/cluster` describes it. */
+export interface ClusterMember {
+  name: string;
+  nodeId: number;
+  peerAddress: string;
+  role: string;
+  leader: boolean;
+}
+
+/** The cluster as one node sees it. */
+export interface ClusterView {
+  /** The answering node's numeric id. */
+  selfNodeId: number;
+  /** Range 1's leader as the node knows it; 0 when unknown. */
+  leaderNodeId: number;
+  nodes: ClusterMember[];
+}
+
+/** Resolves after `ms` milliseconds. */
+export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** GETs `url` with a timeout; the body is always consumed. */
+export async function getJson(
+  url: string,
+  timeoutMs = 3_000,
+): Promise<{ status: number; body: unknown }> {
+  const controller = new AbortController();
+  const timer = setTimeout(() => controller.abort(), timeoutMs);
+  try {
+    const res = await fetch(url, { signal: controller.signal });
+    const text = await res.text();
+    let body: unknown = text;
+    try {
+      body = JSON.parse(text);
+    } catch { /* not JSON: keep the text */ }
+    return { status: res.status, body };
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** Picks `count` distinct free loopback ports (all held open until every one is picked). */
+export function freePorts(count: number, taken: Set<number>): number[] {
+  const listeners: Deno.TcpListener[] = [];
+  const ports: number[] = [];
+  try {
+    while (ports.length < count) {
+      const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+      listeners.push(listener);
+      const port = (listener.addr as Deno.NetAddr).port;
+      if (taken.has(port)) continue;
+      taken.add(port);
+      ports.push(port);
+    }
+  } finally {
+    for (const listener of listeners) listener.close();
+  }
+  return ports;
+}
+
+export function tail(text: string, lines = 40): string {
+  const all = text.trimEnd().split("\n");
+  return all.length <= lines ? all.join("\n") : `… (${all.length - lines} lines before)\n` +
+    all.slice(-lines).join("\n");
+}
+
+export function asNumber(value: unknown): number {
+  const n = typeof value === "string" || typeof value === "bigint" ? Number(value) : value;
+  return typeof n === "number" && Number.isFinite(n) ? n : 0;
+}
+
+export function parseMembers(nodes: unknown): ClusterMember[] {
+  if (!Array.isArray(nodes)) return [];
+  return nodes.map((n: Record<string, unknown>) => ({
+    name: String(n.name ?? ""),
+    nodeId: asNumber(n.nodeId),
+    peerAddress: String(n.peerAddress ?? ""),
+    role: String(n.role ?? ""),
+    leader: n.leader === true,
+  }));
+}

@@ -1,0 +1,235 @@
+/**
+ * Test helpers for the multi-raft store: an in-process network that delivers `RangeMessage`
+ * batches and snapshots between stores asynchronously (with partition and drop switches), and a
+ * cluster of stores over real LMDB engines in temp dirs.
+ *
+ * @module
+ */
+
+import { SystemClock } from "../../../src/base/clock.ts";
+import { createLogger, type LogLevel } from "../../../src/base/logger.ts";
+import {
+  bootstrapCluster,
+  type IncomingSnapshot,
+  type OutgoingSnapshot,
+  type RaftTransport,
+  type RangeMessage,
+  Store,
+  type TransportHandler,
+} from "../../../src/kv/mod.ts";
+import { type Engine, openLmdbEngine } from "../../../src/storage/mod.ts";
+
+/** Delivers messages between in-process stores, each after a macrotask. */
+export class InProcessNetwork {
+  readonly handlers = new Map<number, TransportHandler>();
+  /** Cut links, as "a>b" (one direction). */
+  readonly cut = new Set<string>();
+  readonly #timers = new Set<ReturnType<typeof setTimeout>>();
+  snapshotsSent = 0;
+
+  /** Cuts both directions between `a` and every node of `others`. */
+  isolate(a: number, others: number[]): void {
+    for (const b of others) {
+      this.cut.add(`${a}>${b}`);
+      this.cut.add(`${b}>${a}`);
+    }
+  }
+
+  /** Restores every link. */
+  heal(): void {
+    this.cut.clear();
+  }
+
+  #later(fn: () => void): void {
+    const h = setTimeout(() => {
+      this.#timers.delete(h);
+      fn();
+    }, 0);
+    this.#timers.add(h);
+  }
+
+  /** The transport of node `from`. */
+  transportFor(from: number): RaftTransport {
+    return {
+      send: (to: number, messages: RangeMessage[]) => {
+        if (this.cut.has(`${from}>${to}`) || !this.handlers.has(to)) {
+          this.#later(() => this.handlers.get(from)?.reportUnreachable(to));
+          return;
+        }
+        const copy = structuredClone(messages);
+        this.#later(() => {
+          if (this.cut.has(`${from}>${to}`)) return;
+          this.handlers.get(to)?.receive(from, copy);
+        });
+      },
+      sendSnapshot: (to: number, snap: OutgoingSnapshot): Promise<boolean> => {
+        let pairs;
+        try {
+          pairs = [...snap.pairs].map((p) => structuredClone(p));
+        } finally {
+          snap.close();
+        }
+        const handler = this.handlers.get(to);
+        if (this.cut.has(`${from}>${to}`) || handler === undefined) return Promise.resolve(false);
+        this.snapshotsSent++;
+        const incoming: IncomingSnapshot = {
+          rangeId: snap.rangeId,
+          fromNodeId: from,
+          message: structuredClone(snap.message),
+          appliedState: snap.appliedState.slice(),
+          pairs,
+        };
+        return handler.receiveSnapshot(incoming);
+      },
+    };
+  }
+
+  /** Cancels deliveries not yet made. */
+  close(): void {
+    for (const h of this.#timers) clearTimeout(h);
+    this.#timers.clear();
+  }
+}
+
+const enc = new TextEncoder();
+const dec = new TextDecoder();
+
+/** Text to bytes. */
+export const b = (s: string): Uint8Array => enc.encode(s);
+/** Bytes to text. */
+export const s = (x: Uint8Array | undefined): string | undefined =>
+  x === undefined ? undefined : dec.decode(x);
+
+/** Sleeps `ms` on the real clock. */
+export function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+/** Polls `cond` every 10 ms until it holds or `timeoutMs` passes. */
+export async function waitFor(
+  cond: () => boolean | Promise<boolean>,
+  timeoutMs = 5000,
+  what = "condition",
+): Promise<void> {
+  const end = Date.now() + timeoutMs;
+  while (!(await cond())) {
+    if (Date.now() > end) throw new Error(`Timed out waiting for ${what}`);
+    await sleep(10);
+  }
+}
+
+/** A cluster of stores in one process. */
+export class TestCluster {
+  readonly net = new InProcessNetwork();
+  readonly dirs = new Map<number, string>();
+  readonly engines = new Map<number, Engine>();
+  readonly stores = new Map<number, Store>();
+  readonly initialPeers = new Map<number, string>();
+  readonly clock = new SystemClock();
+
+  /** Creates the data dirs of nodes `1..n` and bootstraps them as the initial voters. */
+  static async create(n: number): Promise<TestCluster> {
+    const c = new TestCluster();
+    const voters = Array.from({ length: n }, (_, i) => i + 1);
+    for (const id of voters) c.initialPeers.set(id, `node-${id}:peer`);
+    for (const id of voters) {
+      const dir = await Deno.makeTempDir({ prefix: "rangedb-kv-" });
+      c.dirs.set(id, dir);
+      const engine = await openLmdbEngine(dir);
+      await bootstrapCluster(engine, { voters });
+      await engine.close();
+    }
+    return c;
+  }
+
+  /** Starts (or restarts) node `id` from its data dir; a new id gets an empty dir. */
+  async start(id: number): Promise<Store> {
+    let dir = this.dirs.get(id);
+    if (dir === undefined) {
+      dir = await Deno.makeTempDir({ prefix: "rangedb-kv-" });
+      this.dirs.set(id, dir);
+    }
+    const engine = await openLmdbEngine(dir);
+    this.engines.set(id, engine);
+    const level = (Deno.env.get("KV_TEST_LOG") ?? "error") as LogLevel;
+    const store = await Store.open({
+      engine,
+      identity: { clusterId: "test", nodeId: id, name: `node-${id}` },
+      self: {
+        peerAddress: `node-${id}:peer`,
+        clientAddress: `node-${id}:client`,
+        adminAddress: `node-${id}:admin`,
+      },
+      initialPeers: this.initialPeers,
+      transport: this.net.transportFor(id),
+      clock: this.clock,
+      logger: createLogger({ level, fields: { test_node: id } }),
+      // 20 ms ticks: elections take 200–400 ms, short for tests yet robust to a busy machine.
+      raft: { tickIntervalMs: 20, electionTick: 10, heartbeatTick: 1 },
+    });
+    this.stores.set(id, store);
+    this.net.handlers.set(id, store);
+    return store;
+  }
+
+  /** Starts every bootstrapped node. */
+  async startAll(): Promise<void> {
+    for (const id of this.dirs.keys()) await this.start(id);
+  }
+
+  /** Stops node `id` and closes its engine (its data dir stays). */
+  async stop(id: number): Promise<void> {
+    this.net.handlers.delete(id);
+    await this.stores.get(id)?.stop();
+    this.stores.delete(id);
+    await this.engines.get(id)?.close();
+    this.engines.delete(id);
+  }
+
+  /**
+   * Puts through whichever store leads, retrying with one request id (so at most once) when
+   * leadership moves under a busy machine, as a client would.
+   */
+  async put(key: Uint8Array, value: Uint8Array, timeoutMs = 10_000): Promise<void> {
+    const requestId = crypto.randomUUID();
+    const end = Date.now() + timeoutMs;
+    for (;;) {
+      try {
+        await (await this.waitForLeader(timeoutMs)).put(key, value, { requestId });
+        return;
+      } catch (err) {
+        const code = (err as { code?: string }).code;
+        const retryable = code === "UNAVAILABLE" || code === "NOT_LEADER" || code === "TIMEOUT";
+        if (!retryable || Date.now() > end) throw err;
+        await sleep(20);
+      }
+    }
+  }
+
+  /** The store leading range 1, if any. */
+  leader(): Store | undefined {
+    for (const st of this.stores.values()) if (st.firstRange()?.isLeader) return st;
+    return undefined;
+  }
+
+  /** Waits for a leader of range 1 whose timestamp oracle is ready. */
+  async waitForLeader(timeoutMs = 5000): Promise<Store> {
+    let found: Store | undefined;
+    await waitFor(
+      () => {
+        found = this.leader();
+        return found !== undefined && found.tso.ready;
+      },
+      timeoutMs,
+      "a leader",
+    );
+    return found!;
+  }
+
+  /** Stops everything and removes the data dirs. */
+  async close(): Promise<void> {
+    for (const id of [...this.stores.keys()]) await this.stop(id);
+    this.net.close();
+    for (const dir of this.dirs.values()) await Deno.remove(dir, { recursive: true });
+  }
+}

@@ -1,0 +1,76 @@
+import assert from "node:assert/strict";
+import * as grpc from "@grpc/grpc-js";
+import { ErrorCode, RangeDbError } from "../../../src/base/errors.ts";
+import {
+  ERROR_CODE_KEY,
+  fromServiceError,
+  grpcStatusOf,
+  LEADER_CLIENT_ADDRESS_KEY,
+  toServiceError,
+} from "../../../src/rpc/status.ts";
+import { quietLogger } from "./_grpc_fixture.ts";
+
+const table: [ErrorCode, grpc.status][] = [
+  [ErrorCode.INVALID_ARGUMENT, grpc.status.INVALID_ARGUMENT],
+  [ErrorCode.NOT_FOUND, grpc.status.NOT_FOUND],
+  [ErrorCode.ALREADY_EXISTS, grpc.status.ALREADY_EXISTS],
+  [ErrorCode.NOT_LEADER, grpc.status.UNAVAILABLE],
+  [ErrorCode.RANGE_NOT_FOUND, grpc.status.UNAVAILABLE],
+  [ErrorCode.TIMEOUT, grpc.status.DEADLINE_EXCEEDED],
+  [ErrorCode.CANCELLED, grpc.status.CANCELLED],
+  [ErrorCode.FAILED_PRECONDITION, grpc.status.FAILED_PRECONDITION],
+  [ErrorCode.UNAVAILABLE, grpc.status.UNAVAILABLE],
+  [ErrorCode.CORRUPTION, grpc.status.INTERNAL],
+  [ErrorCode.INTERNAL, grpc.status.INTERNAL],
+  [ErrorCode.TXN_CONFLICT, grpc.status.ABORTED],
+  [ErrorCode.UNSUPPORTED_FORMAT, grpc.status.FAILED_PRECONDITION],
+];
+
+Deno.test("grpcStatusOf() covers every ErrorCode", () => {
+  assert.deepEqual(new Set(table.map(([c]) => c)), new Set(Object.values(ErrorCode)));
+});
+
+for (const [code, status] of table) {
+  Deno.test(`toServiceError() maps ${code} to ${grpc.status[status]} and back`, () => {
+    assert.equal(grpcStatusOf(code), status);
+    const se = toServiceError(new RangeDbError(code, "Cannot do it: x is y"));
+    assert.equal(se.code, status);
+    assert.equal(se.details, "Cannot do it: x is y");
+    assert.deepEqual(se.metadata.get(ERROR_CODE_KEY), [code]);
+    const back = fromServiceError(se);
+    assert.equal(back.code, code);
+    assert.equal(back.message, "Cannot do it: x is y");
+    assert.equal(back.details.transport, false);
+  });
+}
+
+Deno.test("toServiceError() sends the leader's client address when known", () => {
+  const se = toServiceError(new RangeDbError(ErrorCode.NOT_LEADER, "Cannot write: x"), {
+    leaderClientAddress: "127.0.0.1:8081",
+  });
+  assert.deepEqual(se.metadata.get(LEADER_CLIENT_ADDRESS_KEY), ["127.0.0.1:8081"]);
+  assert.equal(fromServiceError(se).details.leaderClientAddress, "127.0.0.1:8081");
+});
+
+Deno.test("toServiceError() turns an unknown error into a logged INTERNAL", () => {
+  const logger = quietLogger();
+  const se = toServiceError(new TypeError("x is not a function"), { logger });
+  assert.equal(se.code, grpc.status.INTERNAL);
+  assert.equal(se.details, "x is not a function");
+  assert.equal(logger.lines.length, 1);
+  assert.match(logger.lines[0], /rpc internal error/);
+});
+
+Deno.test("fromServiceError() maps a transport status without RangeDB metadata", () => {
+  const err = Object.assign(new Error("14 UNAVAILABLE: No connection established"), {
+    code: grpc.status.UNAVAILABLE,
+    details: "No connection established",
+    metadata: new grpc.Metadata(),
+  });
+  const back = fromServiceError(err);
+  assert.equal(back.code, ErrorCode.UNAVAILABLE);
+  assert.equal(back.details.transport, true);
+  const deadline = fromServiceError({ ...err, code: grpc.status.DEADLINE_EXCEEDED });
+  assert.equal(deadline.code, ErrorCode.TIMEOUT);
+  assert.equal(fromServiceError({ ...err, code: grpc.status.UNKNOWN }).code, ErrorCode.INTERNAL);
+});
