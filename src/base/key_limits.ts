@@ -15,6 +15,15 @@ export const DEFAULT_MAX_KEY_BYTES = 4096;
 /** Default of {@linkcode KeyLimits.maxValueBytes} (8 MiB). */
 export const DEFAULT_MAX_VALUE_BYTES = 8 * 1024 * 1024;
 
+/** Most operations in one client batch. */
+export const MAX_BATCH_OPS = 10_000;
+
+/** Most bytes of keys and values together in one client batch (16 MiB). */
+export const MAX_BATCH_BYTES = 16 * 1024 * 1024;
+
+/** Longest client request id (idempotency key), in UTF-8 bytes. */
+export const MAX_REQUEST_ID_BYTES = 128;
+
 /** Size limits of keys and values. */
 export interface KeyLimits {
   /** Largest key, in bytes. @default {4096} */

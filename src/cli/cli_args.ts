@@ -135,6 +135,8 @@ export interface ParsedCommand {
   global: GlobalFlags;
   /** Whether --help was given. */
   help: boolean;
+  /** The leading positional words when they name no command (`admin node` with --help). */
+  words: string[];
   serializable: boolean;
   limit: number;
   reverse: boolean;
@@ -212,7 +214,7 @@ export function parseClientArgs(
   const { spec, used } = findSpec(positionals);
   const help = values.help ?? false;
   const name = spec?.name;
-  if (!spec && positionals.length > 0) {
+  if (!spec && positionals.length > 0 && !help) {
     const words = positionals.slice(0, positionals[0] === "admin" ? 3 : 1).join(" ");
     throw new UsageError(`Cannot run '${words}' as it is not a command`);
   }
@@ -259,6 +261,7 @@ export function parseClientArgs(
     args,
     global: { endpoints, output, timeoutMs },
     help,
+    words: spec ? [] : positionals,
     serializable: values.serializable ?? false,
     limit,
     reverse: values.reverse ?? false,

@@ -39,7 +39,7 @@ const get: ClientCommand = async (db, cmd, io) => {
     await io.out(found.value);
     if (io.outIsTerminal()) await io.out("\n");
   } else {
-    await io.err(`Key not found: ${key}\n`);
+    await io.err(errorText(`Key not found: ${key}`, "NOT_FOUND", false) + "\n");
   }
   return found ? 0 : 1;
 };

@@ -1,7 +1,9 @@
 /**
  * Runs a client command (`rangedb get|put|delete|range|batch|cas|admin …`): parses the line,
  * prints help when asked, connects to the endpoints, runs the command and reports failures as
- * one line on stderr (`rangedb: <message> (<CODE>)`, exit 1; usage mistakes exit 2 with a hint).
+ * one line on stderr (`rangedb: <message> (<CODE>)`, exit 1; usage mistakes are one such line
+ * with a hint and the code INVALID_ARGUMENT, exit 2). `--help` anywhere prints help: of the
+ * command, of the commands a partial line names (`rangedb admin node --help`), or the main help.
  *
  * @module
  */
@@ -10,7 +12,7 @@ import { ADMIN_COMMANDS } from "./admin_commands.ts";
 import { parseClientArgs, type ParsedCommand, UsageError } from "./cli_args.ts";
 import { type CliIo, processIo } from "./cli_io.ts";
 import { CLIENT_COMMANDS } from "./client_commands.ts";
-import { commandHelp, MAIN_HELP } from "./help.ts";
+import { commandHelp, groupHelp, MAIN_HELP } from "./help.ts";
 import { errorText } from "./output.ts";
 
 /** The words that start a client command, for the top-level dispatch. */
@@ -47,27 +49,27 @@ export async function runClientCommand(argv: string[], io: CliIo = processIo()):
     a === "-o=json" || a === "--output=json" ||
     ((a === "-o" || a === "--output") && argv[i + 1] === "json")
   );
+  const usage = async (err: UsageError) => {
+    const hint = err.command ? `rangedb ${err.command} --help` : "rangedb --help";
+    await io.err(errorText(`${err.message}; see '${hint}'`, "INVALID_ARGUMENT", json) + "\n");
+    return 2;
+  };
   let cmd: ParsedCommand;
   try {
     cmd = parseClientArgs(argv, io.env);
   } catch (err) {
     if (!(err instanceof UsageError)) throw err;
-    const hint = err.command ? `rangedb ${err.command} --help` : "rangedb --help";
-    await io.err(`${errorText(err.message, undefined, false)}\nSee '${hint}'.\n`);
-    return 2;
+    return await usage(err);
   }
   if (cmd.help || cmd.spec === undefined) {
-    await io.out((cmd.spec ? commandHelp(cmd.spec) : MAIN_HELP) + "\n");
+    await io.out((cmd.spec ? commandHelp(cmd.spec) : groupHelp(cmd.words) ?? MAIN_HELP) + "\n");
     return 0;
   }
   try {
     return await run(cmd, io);
   } catch (err) {
     if (err instanceof UsageError) {
-      await io.err(
-        `${errorText(err.message, undefined, false)}\nSee 'rangedb ${cmd.spec.name} --help'.\n`,
-      );
-      return 2;
+      return await usage(new UsageError(err.message, err.command ?? cmd.spec.name));
     }
     const message = err instanceof Error ? err.message : String(err);
     const code = err instanceof RangeDbClientError ? err.code : undefined;

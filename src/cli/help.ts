@@ -35,7 +35,8 @@ Keys start with '/'. Put '--' before arguments that start with '-' (rangedb put 
 
 const COMMAND_DETAILS: Readonly<Record<string, string>> = {
   get: `Prints the value as stored (raw bytes; a newline is added only on a terminal). A missing
-key prints "Key not found: KEY" on stderr and exits 1; with -o json it prints {"found": false}.
+key prints "rangedb: Key not found: KEY (NOT_FOUND)" on stderr and exits 1; with -o json it
+prints {"found": false} and exits 1.
   --serializable   let any node answer from its local state (faster, may be stale)`,
   put: `Prints "OK version=N", the commit version of the write.`,
   delete: `Prints "OK deleted=true" when the key existed, "OK deleted=false" otherwise.`,
@@ -70,6 +71,31 @@ ${spec.summary[0].toUpperCase()}${spec.summary.slice(1)}.
 ${COMMAND_DETAILS[spec.name] ?? ""}
 
 Client flags:
+${CLIENT_FLAGS}`;
+}
+
+/**
+ * The help of the commands that start with `words` (`rangedb admin --help`,
+ * `rangedb admin node --help`).
+ *
+ * @param words the words given before --help
+ * @returns their synopses, or undefined when no command starts with them
+ */
+export function groupHelp(words: readonly string[]): string | undefined {
+  if (words.length === 0) return undefined;
+  const matching = COMMANDS.filter((c) => {
+    const parts = c.name.split(" ");
+    return words.every((w, i) => parts[i] === w);
+  });
+  if (matching.length === 0) return undefined;
+  return `Usage:
+${
+    matching.map((c) => `  rangedb ${`${c.name} ${c.synopsis}`.trim()}\n      ${c.summary}`).join(
+      "\n",
+    )
+  }
+
+Client flags ('--help' after a command explains it):
 ${CLIENT_FLAGS}`;
 }
 

@@ -5,7 +5,7 @@
  * @module
  */
 import { parseNodeFlags } from "../base/config_flags.ts";
-import { isRangeDbError } from "../base/errors.ts";
+import { ErrorCode, isRangeDbError } from "../base/errors.ts";
 import { createLogger } from "../base/logger.ts";
 import { startServer } from "../server/server.ts";
 import { CLIENT_COMMAND_WORDS, runClientCommand } from "./client_main.ts";
@@ -35,7 +35,9 @@ async function runServer(args: string[]): Promise<number> {
   try {
     server = await startServer(flags, logger);
   } catch (err) {
-    return fail(isRangeDbError(err) ? `${err.message} (${err.code})` : String(err), 1);
+    // A flag that is well-formed but unusable (a bad --node-id) is a usage error too.
+    const usage = isRangeDbError(err, ErrorCode.INVALID_ARGUMENT);
+    return fail(isRangeDbError(err) ? `${err.message} (${err.code})` : String(err), usage ? 2 : 1);
   }
   const { addresses, identity, how } = server;
   console.log(

@@ -29,7 +29,7 @@ import { boundBytes, type Key, toBytes, toText, type Value } from "./client_code
 import { EndpointPool } from "./client_endpoints.ts";
 import { InvalidArgumentError } from "./client_errors.ts";
 import { callUnary, RANGEDB_METHODS, type UnaryMethod } from "./client_grpc.ts";
-import { streamRange } from "./client_range.ts";
+import { DEFAULT_RANGE_IDLE_TIMEOUT_MS, streamRange } from "./client_range.ts";
 import type {
   CallOptions,
   CompareAndSwapOutcome,
@@ -238,7 +238,8 @@ export class RangeDbClient {
    *
    * @param start the first key (inclusive); null or "" for the start of the user keyspace
    * @param end the end (exclusive); null or "" for the end of the user keyspace
-   * @param options limit, reverse, keysOnly, serializable, deadline (of the first chunk), signal
+   * @param options limit, reverse, keysOnly, serializable, timeoutMs (of the first chunk),
+   *   idleTimeoutMs (between later chunks), signal
    * @returns the pairs
    */
   range(
@@ -260,6 +261,7 @@ export class RangeDbClient {
       request,
       serializable ? "any" : "leader",
       this.#budget(options),
+      options?.idleTimeoutMs ?? DEFAULT_RANGE_IDLE_TIMEOUT_MS,
     );
   }
 

@@ -4,11 +4,20 @@
  * endpoint until the call's deadline. The caller's attempt function stays the same across retries,
  * so a write's request id does too.
  *
+ * When the leader's address cannot be reached (connection refused, no answer within the attempt),
+ * it is avoided for a few seconds and the configured endpoints are tried in turn (they forward to
+ * the leader) before the leader is looked up again.
+ *
+ * A call that runs out of time fails with the last status a server sent (TimeoutError for a
+ * server's DEADLINE_EXCEEDED, UnavailableError otherwise), or UnavailableError when no server
+ * ever answered.
+ *
  * @module
  */
 import type * as grpc from "@grpc/grpc-js";
 import { ErrorCode } from "../base/errors.ts";
 import {
+  answeredByServer,
   CancelledError,
   fromServiceError,
   isServiceError,
@@ -48,6 +57,12 @@ const MIN_LAST_ATTEMPT_MS = 20;
 /** How long a leader lookup may wait on one endpoint. */
 const LOOKUP_TIMEOUT_MS = 1_000;
 
+/** How long a lookup after a call that succeeded through a configured endpoint may take. */
+const RELEARN_TIMEOUT_MS = 250;
+
+/** While the leader is unknown, leader-directed calls look it up at most this often. */
+const RELOOKUP_INTERVAL_MS = 1_000;
+
 /** Sleeps `ms`, or rejects with the signal's reason when it aborts first. */
 function sleep(ms: number, signal?: AbortSignal): Promise<void> {
   return new Promise((resolve, reject) => {
@@ -67,6 +82,7 @@ function sleep(ms: number, signal?: AbortSignal): Promise<void> {
 export class CallRunner {
   readonly #pool: EndpointPool;
   readonly #random: () => number;
+  #lastLookup = 0;
 
   /**
    * @param pool the endpoints
@@ -93,9 +109,14 @@ export class CallRunner {
     const deadline = Date.now() + timeoutMs;
     let retries = 0;
     let last: RangeDbClientError | undefined;
-    let sawUnavailable = false;
+    let lastAnswer: RangeDbClientError | undefined;
     let failed: string | undefined;
     let lookUpLeader = false;
+    /** Configured endpoints still to try before the leader is looked up again. */
+    let viaEndpoints = 0;
+    if (route === "leader" && this.#pool.leader === undefined) {
+      lookUpLeader = Date.now() - this.#lastLookup >= RELOOKUP_INTERVAL_MS;
+    }
     for (;;) {
       if (signal?.aborted) throw cancelled(name, signal);
       if (this.#pool.closed) {
@@ -104,23 +125,38 @@ export class CallRunner {
           `Cannot call ${name} as the client is closed`,
         );
       }
-      if (route === "leader" && lookUpLeader) {
+      if (route === "leader" && lookUpLeader && viaEndpoints === 0) {
         await this.lookUpLeader(Math.min(deadline, Date.now() + LOOKUP_TIMEOUT_MS), signal, failed);
         lookUpLeader = false;
       }
-      const leader = route === "leader" ? this.#pool.leader : undefined;
+      const leader = route === "leader" && viaEndpoints === 0 ? this.#pool.leader : undefined;
       const address = leader ?? this.#pool.nextEndpoint(failed);
+      if (leader === undefined && viaEndpoints > 0) viaEndpoints--;
       try {
         const attemptEnd = attemptDeadline(Date.now(), deadline, timeoutMs);
-        return await attempt(this.#pool.client(address), address, attemptEnd, signal);
+        const result = await attempt(this.#pool.client(address), address, attemptEnd, signal);
+        if (route === "leader" && lookUpLeader) {
+          // Served through a configured endpoint after a failure: learn where the leader is now.
+          await this.lookUpLeader(Math.min(deadline, Date.now() + RELEARN_TIMEOUT_MS), signal);
+        }
+        return result;
       } catch (raw) {
         const err = toClientError(raw, name, address, signal);
         if (!isRetryable(err)) throw err;
         last = err;
         failed = address;
-        if (err.code !== ErrorCode.TIMEOUT) sawUnavailable = true;
+        const answered = isServiceError(raw) && answeredByServer(raw);
+        if (answered) lastAnswer = err;
         const hint = leaderHintOf(raw as Partial<grpc.ServiceError>);
-        if (hint !== undefined && hint !== address) {
+        if (!answered) {
+          // Nothing answered at this address: avoid it and go through the configured endpoints.
+          const wasLeader = address === this.#pool.leader;
+          this.#pool.markUnreachable(address);
+          if (wasLeader || route === "leader") {
+            viaEndpoints = this.#pool.endpoints.length;
+            lookUpLeader = true;
+          }
+        } else if (hint !== undefined && hint !== address) {
           this.#pool.leader = hint;
         } else if (address === this.#pool.leader || route === "leader") {
           this.#pool.leader = undefined;
@@ -128,7 +164,7 @@ export class CallRunner {
         }
       }
       const remaining = deadline - Date.now();
-      if (remaining < MIN_LAST_ATTEMPT_MS) throw exhausted(name, timeoutMs, last, sawUnavailable);
+      if (remaining < MIN_LAST_ATTEMPT_MS) throw exhausted(name, timeoutMs, last, lastAnswer);
       const delay = Math.min(backoffDelayMs(retries++, this.#random()), remaining);
       try {
         await sleep(delay, signal);
@@ -136,7 +172,7 @@ export class CallRunner {
         throw cancelled(name, signal);
       }
       if (deadline - Date.now() < MIN_LAST_ATTEMPT_MS) {
-        throw exhausted(name, timeoutMs, last, sawUnavailable);
+        throw exhausted(name, timeoutMs, last, lastAnswer);
       }
     }
   }
@@ -151,6 +187,7 @@ export class CallRunner {
    * @returns whether any endpoint answered
    */
   async lookUpLeader(deadline: number, signal?: AbortSignal, avoid?: string): Promise<boolean> {
+    this.#lastLookup = Date.now();
     const endpoints = this.#pool.endpoints;
     const order = [
       ...endpoints.filter((e) => e !== avoid),
@@ -212,18 +249,22 @@ export function toClientError(
   );
 }
 
+/**
+ * The error of a call whose time ran out: TimeoutError when the last status a server sent was
+ * DEADLINE_EXCEEDED, else UnavailableError (a server refused, or none ever answered).
+ */
 function exhausted(
   name: string,
   timeoutMs: number,
   last: RangeDbClientError | undefined,
-  sawUnavailable: boolean,
+  lastAnswer: RangeDbClientError | undefined,
 ): RangeDbClientError {
   const options = { grpcCode: last?.grpcCode, endpoint: last?.endpoint, cause: last };
-  if (!sawUnavailable) {
+  if (lastAnswer?.code === ErrorCode.TIMEOUT) {
     return new TimeoutError(
       ErrorCode.TIMEOUT,
-      `Cannot finish ${name} as its ${timeoutMs} ms timeout passed: last endpoint was ${last?.endpoint}`,
-      options,
+      `Cannot finish ${name} as its ${timeoutMs} ms timeout passed: last endpoint was ${lastAnswer.endpoint}, last error: ${lastAnswer.message}`,
+      { grpcCode: lastAnswer.grpcCode, endpoint: lastAnswer.endpoint, cause: lastAnswer },
     );
   }
   return new UnavailableError(

@@ -1,12 +1,17 @@
 /**
  * The endpoints of one SDK client: one grpc client per address, created on first use and closed
- * with the pool; the leader's client address as last learned; and a round robin over the
- * configured endpoints for calls that any node may serve.
+ * with the pool; the leader's client address as last learned; a round robin over the
+ * configured endpoints for calls that any node may serve; and addresses that recently failed at
+ * the transport level, which are neither taken as the leader nor chosen by the round robin for a
+ * few seconds.
  *
  * @module
  */
 import * as grpc from "@grpc/grpc-js";
 import { CHANNEL_OPTIONS, RangeDbGrpcClient } from "./client_grpc.ts";
+
+/** How long an address that could not be reached is avoided. */
+export const UNREACHABLE_FOR_MS = 5_000;
 
 /** Addresses and their grpc clients. */
 export class EndpointPool {
@@ -15,6 +20,8 @@ export class EndpointPool {
   #next = 0;
   #leader: string | undefined;
   #closed = false;
+  /** Address → when it may be tried again (ms since the epoch). */
+  readonly #unreachable = new Map<string, number>();
 
   /**
    * @param endpoints the configured `host:port` addresses, at least one
@@ -35,9 +42,35 @@ export class EndpointPool {
     return this.#leader;
   }
 
-  /** Records the leader's client address (undefined: unknown). */
+  /** Records the leader's client address (undefined: unknown; an unreachable one is ignored). */
   set leader(address: string | undefined) {
-    this.#leader = address;
+    this.#leader = address !== undefined && this.isUnreachable(address) ? undefined : address;
+  }
+
+  /**
+   * Avoids `address` for {@linkcode UNREACHABLE_FOR_MS}: it stops being the leader and the round
+   * robin skips it while another endpoint is not avoided.
+   *
+   * @param address an address that failed at the transport level
+   * @param now the current time (ms since the epoch)
+   */
+  markUnreachable(address: string, now = Date.now()): void {
+    this.#unreachable.set(address, now + UNREACHABLE_FOR_MS);
+    if (this.#leader === address) this.#leader = undefined;
+  }
+
+  /**
+   * Whether `address` failed at the transport level within the last {@linkcode UNREACHABLE_FOR_MS}.
+   *
+   * @param address the address
+   * @param now the current time (ms since the epoch)
+   */
+  isUnreachable(address: string, now = Date.now()): boolean {
+    const until = this.#unreachable.get(address);
+    if (until === undefined) return false;
+    if (until > now) return true;
+    this.#unreachable.delete(address);
+    return false;
   }
 
   /** Whether {@linkcode EndpointPool.close} was called. */
@@ -46,18 +79,24 @@ export class EndpointPool {
   }
 
   /**
-   * The next configured endpoint in round-robin order, skipping `avoid` when another exists.
+   * The next configured endpoint in round-robin order, skipping `avoid` and unreachable ones while
+   * another exists.
    *
    * @param avoid an address that just failed
    * @returns an address
    */
   nextEndpoint(avoid?: string): string {
-    for (let i = 0; i < this.#endpoints.length; i++) {
+    const n = this.#endpoints.length;
+    let fallback: string | undefined;
+    for (let i = 0; i < n; i++) {
       const address = this.#endpoints[this.#next];
-      this.#next = (this.#next + 1) % this.#endpoints.length;
-      if (address !== avoid || this.#endpoints.length === 1) return address;
+      this.#next = (this.#next + 1) % n;
+      if (n === 1) return address;
+      if (address === avoid) continue;
+      if (!this.isUnreachable(address)) return address;
+      fallback ??= address;
     }
-    return this.#endpoints[0];
+    return fallback ?? this.#endpoints[0];
   }
 
   /**

@@ -136,6 +136,17 @@ export function isServiceError(value: unknown): value is grpc.ServiceError {
 }
 
 /**
+ * Whether a RangeDB server produced this status (it carries the error-code trailer), as opposed to
+ * a connection failure or a deadline enforced by the client.
+ *
+ * @param err a gRPC error
+ * @returns true when a server answered
+ */
+export function answeredByServer(err: Partial<grpc.ServiceError>): boolean {
+  return firstString(err.metadata, ERROR_CODE_TRAILER) !== undefined;
+}
+
+/**
  * Converts a gRPC status error to the typed error of its code.
  *
  * @param err the grpc-js error

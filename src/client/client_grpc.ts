@@ -74,10 +74,14 @@ export const RANGEDB_METHODS = {
 export const RangeDbGrpcClient = grpc.makeGenericClientConstructor(RANGEDB_METHODS, "RangeDb");
 
 /**
- * Channel options of every endpoint: values up to the 8 MiB limit fit in one message, and a
- * restarted node is reconnected within a second instead of grpc's default minutes of backoff.
+ * Channel options of every endpoint: values up to the 8 MiB limit fit in one message, a
+ * restarted node is reconnected within a second instead of grpc's default minutes of backoff, and
+ * keepalive pings every 30 s (also between calls) find a dead server under an open Range stream.
  */
 export const CHANNEL_OPTIONS: grpc.ChannelOptions = {
+  "grpc.keepalive_time_ms": 30_000,
+  "grpc.keepalive_timeout_ms": 10_000,
+  "grpc.keepalive_permit_without_calls": 1,
   "grpc.max_receive_message_length": 64 * 1024 * 1024,
   "grpc.max_send_message_length": 64 * 1024 * 1024,
   "grpc.initial_reconnect_backoff_ms": 100,

@@ -2,8 +2,9 @@
  * Range scans as lazy async iterables. The server streams chunks of pairs; the SDK yields them
  * one by one and asks for the next chunk only as the caller iterates. Until the first chunk
  * arrives the scan fails over like any read; after that it is one consistent cut on one node, so
- * a failure ends the iteration with an error instead of silently resuming elsewhere. Leaving the
- * loop early (`break`, `return`, a throw) cancels the stream.
+ * a failure ends the iteration with an error instead of silently resuming elsewhere. A chunk that
+ * does not arrive within the idle timeout cancels the stream and fails with a TimeoutError. Leaving
+ * the loop early (`break`, `return`, a throw) cancels the stream.
  *
  * @module
  */
@@ -15,6 +16,9 @@ import { toClientError } from "./client_call.ts";
 import { TimeoutError } from "./client_errors.ts";
 import { RANGEDB_METHODS } from "./client_grpc.ts";
 import type { KeyValuePair } from "./client_types.ts";
+
+/** Default of `RangeOptions.idleTimeoutMs`. */
+export const DEFAULT_RANGE_IDLE_TIMEOUT_MS = 30_000;
 
 interface OpenStream {
   call: grpc.ClientReadableStream<RangeResponse>;
@@ -64,6 +68,24 @@ function openStream(
   ).finally(() => clearTimeout(timer));
 }
 
+/** The next chunk of `stream`, or a TimeoutError (the stream cancelled) after `idleMs`. */
+function nextChunk(stream: OpenStream, idleMs: number): Promise<IteratorResult<RangeResponse>> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const idle = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => {
+      stream.call.cancel();
+      reject(
+        new TimeoutError(
+          ErrorCode.TIMEOUT,
+          `Cannot read range as no chunk arrived for ${idleMs} ms: endpoint is ${stream.address}`,
+          { endpoint: stream.address, grpcCode: grpc.status.DEADLINE_EXCEEDED },
+        ),
+      );
+    }, idleMs);
+  });
+  return Promise.race([stream.chunks.next(), idle]).finally(() => clearTimeout(timer));
+}
+
 /**
  * Streams the pairs of a range request.
  *
@@ -71,6 +93,7 @@ function openStream(
  * @param request the request
  * @param route the leader, or any endpoint for serializable scans
  * @param budget deadline (of the first chunk) and signal
+ * @param idleMs how long to wait for each later chunk
  * @returns the pairs, lazily
  * @throws {RangeDbClientError} when the scan cannot start, or fails mid-stream
  */
@@ -79,6 +102,7 @@ export async function* streamRange(
   request: RangeRequest,
   route: Route,
   budget: CallBudget,
+  idleMs: number = DEFAULT_RANGE_IDLE_TIMEOUT_MS,
 ): AsyncGenerator<KeyValuePair, void, undefined> {
   const stream = await runner.run(
     "Range",
@@ -94,7 +118,7 @@ export async function* streamRange(
         yield { key: kv.key, value: kv.value, version: kv.version };
       }
       try {
-        chunk = await stream.chunks.next();
+        chunk = await nextChunk(stream, idleMs);
       } catch (err) {
         done = true;
         throw toClientError(err, "Range", stream.address, budget.signal);

@@ -39,6 +39,11 @@ export interface RangeOptions extends ReadOptions {
   reverse?: boolean;
   /** Omit values (each pair's value is empty). @default {false} */
   keysOnly?: boolean;
+  /**
+   * How long to wait for each chunk after the first before the scan fails with a TimeoutError
+   * (a server that stopped sending). @default {30000}
+   */
+  idleTimeoutMs?: number;
 }
 
 /** The outcome of a write. */

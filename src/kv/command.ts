@@ -155,6 +155,8 @@ export function newNodeRecord(init: {
   clientAddress: string;
   adminAddress: string;
   updatedAtMs: number;
+  /** The random id of the node's data directory. */
+  incarnation: string;
 }): NodeRecord {
   return create(NodeRecordSchema, {
     ...init,

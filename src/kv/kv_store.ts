@@ -116,6 +116,16 @@ export interface RangeInfo {
   appliedIndex: number;
 }
 
+/** What a joining node tells the cluster about itself. */
+export interface JoinRecord {
+  name: string;
+  peerAddress: string;
+  clientAddress: string;
+  adminAddress: string;
+  /** The random id of the node's data directory. */
+  incarnation: string;
+}
+
 /** What a joining node is told. */
 export interface JoinResult {
   clusterId: string;
@@ -146,11 +156,22 @@ export interface KvStore {
   batch(ops: WriteOp[], options?: WriteOptions): Promise<WriteResult>;
   compareAndSwap(cas: CompareAndSwap, options?: WriteOptions): Promise<CompareAndSwapResult>;
 
-  /** Handles a join on the leader of range 1 (NOT_LEADER elsewhere; the rpc layer forwards). */
+  /**
+   * Handles a join on the leader of range 1 (NOT_LEADER elsewhere; the rpc layer forwards).
+   * Idempotent for the same name and incarnation; a name recorded with another non-empty
+   * incarnation (a node that lost its data directory) is refused with FAILED_PRECONDITION.
+   */
   join(
-    record: { name: string; peerAddress: string; clientAddress: string; adminAddress: string },
+    record: JoinRecord,
     options?: CallOptions,
   ): Promise<JoinResult>;
+
+  /**
+   * Checks from this node's applied state, without writing, that a node may take part: throws
+   * FAILED_PRECONDITION when `clusterId` is non-empty and not this cluster's, or when a node
+   * named `name` is recorded with a non-empty incarnation other than `incarnation`.
+   */
+  checkMember(name: string, incarnation: string, clusterId: string): void;
 
   /** Node id of range 1's leader as known here; 0 when unknown. */
   leaderNodeId(): number;

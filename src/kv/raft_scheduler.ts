@@ -3,11 +3,13 @@
  *
  * A turn: feed each replica what arrived since the last turn (ticks, messages, proposals,
  * reads), collect the `Ready` of every replica that has one, build ONE engine batch with all
- * their entries, hard states, snapshots, applied commands and applied states, write it with one
- * fsync, then make the staged state visible (storage caches, applied state), answer callers,
- * send the messages grouped per destination node (snapshots on their own stream), and
- * `advance()`. Only one batch is in flight at a time: MVCC writes read the state the previous
- * batch left, and what arrives during a write waits for the next turn, so load batches itself.
+ * their entries, hard states, snapshots, applied commands and applied states, send the leaders'
+ * appends and heartbeats (see `#sendEarly`), answer the key-value writes that were applied
+ * (`Replica.answerBeforeWrite`), write the batch with one fsync, then make the staged state
+ * visible (storage caches, applied state), answer the other callers, send the other messages
+ * grouped per destination node (snapshots on their own stream), and `advance()`. Only one batch
+ * is in flight at a time: MVCC writes read the state the previous batch left, and what arrives
+ * during a write waits for the next turn, so load batches itself.
  *
  * @module
  */
@@ -16,7 +18,7 @@ import type { Clock } from "../base/clock.ts";
 import { ErrorCode, RangeDbError } from "../base/errors.ts";
 import type { Logger } from "../base/logger.ts";
 import { MvccBatch } from "../mvcc/mod.ts";
-import { MessageType, type Ready } from "../raft/mod.ts";
+import { MessageType, type Ready, StateType } from "../raft/mod.ts";
 import type { Engine } from "../storage/mod.ts";
 import type { DedupeEntry } from "./replica_apply.ts";
 import type { StoreMetrics } from "./metrics.ts";
@@ -124,8 +126,11 @@ export class RaftScheduler {
       logger: deps.logger,
     };
     let sync = false;
+    let early = 0;
     try {
       for (const [r, rd] of readies) if (r.stageReady(rd, batch, ctx)) sync = true;
+      early = this.#sendEarly(readies);
+      for (const [r] of readies) r.answerBeforeWrite();
       if (batch.count > 0) {
         const start = deps.clock.monotonic();
         await engine.write(batch, { sync });
@@ -136,7 +141,7 @@ export class RaftScheduler {
       throw err;
     }
     for (const [r, rd] of readies) r.commitReady(rd);
-    this.#send(readies);
+    if (early < readies.length) this.#send(readies);
     for (const [r] of readies) {
       r.raw.advance();
       deps.metrics.rangeState(r.rangeId, {
@@ -152,6 +157,43 @@ export class RaftScheduler {
         break;
       }
     }
+  }
+
+  /**
+   * Sends, before the batch is durable, the messages of leaders that do not depend on the
+   * leader's own disk: log appends and heartbeats (Raft thesis §10.2.1, as etcd does). A leader
+   * counts its own entries toward commit only after `advance()`, that is after its fsync, so an
+   * entry acknowledged by followers is committed only once a quorum has it on disk even if the
+   * leader crashes before its write; and the term and vote these messages carry were persisted
+   * before the node could win its election. Votes, responses and snapshots still wait for the
+   * write. The early messages are removed from their Ready.
+   *
+   * @returns how many Readies have no messages left
+   */
+  #sendEarly(readies: [Replica, Ready][]): number {
+    let empty = 0;
+    const early = new Map<number, RangeMessage[]>();
+    for (const [r, rd] of readies) {
+      const leading = rd.softState !== undefined
+        ? rd.softState.raftState === StateType.Leader
+        : r.isLeader;
+      if (leading && rd.messages.length > 0) {
+        const rest = [];
+        for (const message of rd.messages) {
+          if (message.type !== MessageType.App && message.type !== MessageType.Heartbeat) {
+            rest.push(message);
+            continue;
+          }
+          let list = early.get(message.to);
+          if (list === undefined) early.set(message.to, list = []);
+          list.push({ rangeId: r.rangeId, message });
+        }
+        rd.messages = rest;
+      }
+      if (rd.messages.length === 0) empty++;
+    }
+    for (const [to, messages] of early) this.#deps.transport.send(to, messages);
+    return empty;
   }
 
   #send(readies: [Replica, Ready][]): void {

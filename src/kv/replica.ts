@@ -76,8 +76,15 @@ interface QueuedProposal {
   waiter: ProposalWaiter;
 }
 
-/** Proposal sequence numbers start from the clock so that they never repeat across restarts. */
-const SEQ_PER_MS = 1000;
+/**
+ * A random first proposal sequence in [0, 2^52): a restarted node must not reuse a sequence its
+ * previous run proposed (an entry of that run applying late would answer a new caller), whatever
+ * its clock does. 2^52 leaves room to count up within safe integers.
+ */
+function randomSeqStart(): number {
+  const [hi, lo] = crypto.getRandomValues(new Uint32Array(2));
+  return (hi & 0xfffff) * 0x1_0000_0000 + lo;
+}
 
 /** One range's replica on this node. */
 export class Replica {
@@ -91,7 +98,7 @@ export class Replica {
   applied: RangeAppliedState | undefined;
   /** Applied state staged in the current turn's batch. */
   #stagedApplied: RangeAppliedState | undefined;
-  #stagedResults: { seq: number; result: CommandResult }[] = [];
+  #stagedResults: { seq: number; result: CommandResult; beforeWrite: boolean }[] = [];
   /** Leader as last seen; 0 when unknown. */
   lead = 0;
   role: StateType = StateType.Follower;
@@ -120,7 +127,7 @@ export class Replica {
     this.rangeId = rangeId;
     this.applied = applied;
     this.#log = deps.logger.with({ range_id: rangeId });
-    this.#seq = Math.floor(deps.clock.now()) * SEQ_PER_MS;
+    this.#seq = randomSeqStart();
     this.storage = ReplicaRaftStorage.load(deps.engine, rangeId, {
       confState: confStateOf(applied?.descriptor),
       snapshot: () => this.#snapshotMetadata(),
@@ -140,7 +147,7 @@ export class Replica {
       logger: this.#log,
     });
     this.term = this.storage.hardState().term;
-    this.reads = new ReplicaReads(this, deps.wake);
+    this.reads = new ReplicaReads(this, deps.nodeId, deps.wake);
   }
 
   /** The range descriptor as of the applied index; undefined while uninitialized. */
@@ -369,25 +376,47 @@ export class Replica {
       }
     }
     if (rd.hardState !== undefined) this.term = rd.hardState.term;
-    const results = this.#stagedResults;
-    if (results.length > 0) {
-      this.#stagedResults = [];
-      for (const { seq, result } of results) {
-        const w = this.#waiters.get(seq);
-        if (w === undefined) continue;
-        this.#waiters.delete(seq);
-        if (result.errorCode !== "") {
-          w.reject(new RangeDbError(result.errorCode as ErrorCode, result.errorMessage));
-        } else {
-          w.resolve(result);
-        }
-      }
-    }
+    this.#answer(false);
     if (rd.softState !== undefined) {
       this.#leadershipChanged(rd.softState.lead, rd.softState.raftState);
     }
     if (rd.readStates.length > 0) this.reads.onReadStates(rd.readStates);
     this.reads.resolveApplied(this.appliedIndex);
+  }
+
+  /**
+   * Answers the proposers of the key-value writes staged in this turn, before the batch is
+   * written. Their entries are committed, that is on a quorum's disk, and their results are a
+   * function of the log alone, so a crash before this batch lands cannot change them: the
+   * restarted replica applies the same entries again with the same results (etcd answers from its
+   * in-memory apply the same way). Linearizable reads still wait for the durable applied index,
+   * so they see these writes; serializable reads of this replica see them once the batch lands.
+   */
+  answerBeforeWrite(): void {
+    this.#answer(true);
+  }
+
+  /** Answers the staged results (only those marked `beforeWrite` when `beforeWriteOnly`). */
+  #answer(beforeWriteOnly: boolean): void {
+    const results = this.#stagedResults;
+    if (results.length === 0) return;
+    const keep = [];
+    for (const staged of results) {
+      if (beforeWriteOnly && !staged.beforeWrite) {
+        keep.push(staged);
+        continue;
+      }
+      const w = this.#waiters.get(staged.seq);
+      if (w === undefined) continue;
+      this.#waiters.delete(staged.seq);
+      const result = staged.result;
+      if (result.errorCode !== "") {
+        w.reject(new RangeDbError(result.errorCode as ErrorCode, result.errorMessage));
+      } else {
+        w.resolve(result);
+      }
+    }
+    this.#stagedResults = keep;
   }
 
   /** Forgets a failed turn's staged state. */

@@ -33,6 +33,7 @@ import {
   encodeDescriptor,
   encodeNodeRecord,
   newResult,
+  type NodeRecord,
   type RaftCommand,
   type RangeAppliedState,
   type RangeDescriptor,
@@ -77,8 +78,13 @@ export interface DedupeEntry {
 /** The outcome of applying entries. */
 export interface ApplyOutcome {
   applied: RangeAppliedState;
-  /** Results of this node's proposals, by proposal sequence. */
-  results: { seq: number; result: CommandResult }[];
+  /**
+   * Results of this node's proposals, by proposal sequence. `beforeWrite` marks the results of
+   * key-value writes, which may be answered before the turn's batch is durable (see
+   * `Replica.answerBeforeWrite`); the others (membership, TSO, bootstrap) are answered after it,
+   * once the applied state they change is visible.
+   */
+  results: { seq: number; result: CommandResult; beforeWrite: boolean }[];
   /** Whether system keys (descriptor, node records) changed. */
   systemChanged: boolean;
 }
@@ -105,6 +111,7 @@ export function applyEntries(
     const skip = e.index <= Number(st.appliedIndex);
     if (e.type === EntryType.ConfChange) {
       const cc = decodeConfChange(e.data);
+      let refused: CommandResult | undefined;
       try {
         const cs = replica.raw.applyConfChange(cc);
         if (!skip) {
@@ -114,16 +121,30 @@ export function applyEntries(
           out.systemChanged = true;
         }
       } catch (err) {
+        // Every replica refuses the same change at the same index: the refusal is the result.
         ctx.logger.warn("refused conf change", { range_id: replica.rangeId, error: String(err) });
+        refused = errorResult(
+          ErrorCode.FAILED_PRECONDITION,
+          `Cannot change the members of the range as Raft refused the change: range is ${replica.rangeId}, reason is ${
+            err instanceof Error ? err.message : String(err)
+          }`,
+        );
       }
       const id = decodeProposalId(cc.context);
       if (!skip && id !== undefined && id.proposer === ctx.nodeId) {
-        out.results.push({ seq: id.seq, result: newResult({ version: st.lastVersion }) });
+        out.results.push({
+          seq: id.seq,
+          result: refused ?? newResult({ version: st.lastVersion }),
+          beforeWrite: false,
+        });
       }
     } else if (!skip && e.data.length > 0) {
       const cmd = decodeCommand(e.data);
       const result = applyCommand(replica.rangeId, st, cmd, ctx, out);
-      if (cmd.proposerNodeId === me) out.results.push({ seq: Number(cmd.proposalSeq), result });
+      if (cmd.proposerNodeId === me) {
+        const kv = cmd.body.case === "write" || cmd.body.case === "compareAndSwap";
+        out.results.push({ seq: Number(cmd.proposalSeq), result, beforeWrite: kv });
+      }
     }
     if (!skip) {
       st.appliedIndex = BigInt(e.index);
@@ -292,10 +313,13 @@ function evaluate(
     case "addNode": {
       const record = body.value.record!;
       const key = systemKeys.node(record.name);
-      const existing = ctx.mvcc.newest(key)?.value;
+      const existing = recordOf(ctx, key);
+      if (existing !== undefined && !sameIncarnation(existing, record)) {
+        return lostDataError(record.name);
+      }
       let nodeId: bigint;
       if (existing !== undefined) {
-        nodeId = decodeNodeRecord(existing).nodeId;
+        nodeId = existing.nodeId;
       } else {
         nodeId = st.nextNodeId;
         st.nextNodeId++;
@@ -307,10 +331,23 @@ function evaluate(
     }
     case "upsertNode": {
       const record = body.value.record!;
+      const key = systemKeys.node(record.name);
+      const existing = recordOf(ctx, key);
+      if (existing !== undefined && !sameIncarnation(existing, record)) {
+        // A node that lost its data must not overwrite the record of the live member.
+        ctx.logger.warn("refused node record update", {
+          range_id: rangeId,
+          name: record.name,
+          node_id: Number(record.nodeId),
+          incarnation: record.incarnation,
+          recorded_incarnation: existing.incarnation,
+        });
+        return lostDataError(record.name);
+      }
       out.systemChanged = true;
       return addWrites(ctx, [{
         type: "put",
-        key: systemKeys.node(record.name),
+        key,
         value: encodeNodeRecord(record),
         timestamp,
       }]) ?? newResult({ succeeded: true });
@@ -318,6 +355,29 @@ function evaluate(
     default:
       return newResult({ succeeded: true });
   }
+}
+
+/** The node record under `key` as of this entry (earlier writes of the batch included). */
+function recordOf(ctx: ApplyContext, key: Uint8Array): NodeRecord | undefined {
+  const value = ctx.mvcc.newest(key)?.value;
+  return value === undefined ? undefined : decodeNodeRecord(value);
+}
+
+/**
+ * Whether `record` comes from the data directory `existing` was written by. A record without an
+ * incarnation (written before incarnations existed) matches any.
+ */
+export function sameIncarnation(existing: NodeRecord, record: { incarnation: string }): boolean {
+  return existing.incarnation === "" || existing.incarnation === record.incarnation;
+}
+
+/** The refusal of a node whose name is recorded with another data directory. */
+export function lostDataMessage(name: string): string {
+  return `Cannot admit node ${name} as a member of that name exists with another data directory: the node lost its data; remove the old member first (planned) or join under a new --node-id`;
+}
+
+function lostDataError(name: string): CommandResult {
+  return errorResult(ErrorCode.FAILED_PRECONDITION, lostDataMessage(name));
 }
 
 /** Writes a changed descriptor under `_/partitions/<id>` and `_/raft/groups/<id>`. */

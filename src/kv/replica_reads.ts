@@ -5,6 +5,11 @@
  * no answer (a follower without a leader drops it, a leader may lose its role) is issued again
  * after two ticks, until the read's deadline.
  *
+ * A request's context is `(node id, nonce, counter)`, the nonce random per replica object: a leader
+ * tracks pending requests by context, and Raft answers a follower's request by its context alone,
+ * so a context must never be reused by another node, or by this node after a restart or with a
+ * recreated replica (a late answer to an old request would release a read at a stale index).
+ *
  * @module
  */
 
@@ -25,10 +30,15 @@ interface ReadGroup {
 
 /** Ticks without an answer before a ReadIndex request is issued again. */
 const RETRY_TICKS = 2;
+/** Bytes of a ReadIndex context: node id, nonce, counter (8 each, big-endian). */
+const CTX_BYTES = 24;
 
 /** The batched ReadIndex reads of one replica. */
 export class ReplicaReads {
   readonly #replica: { raw: RawNode; rangeId: number };
+  readonly #nodeId: bigint;
+  /** Tells this object's requests from those of an earlier run or replica object. */
+  readonly #nonce = crypto.getRandomValues(new BigUint64Array(1))[0];
   readonly #wake: () => void;
   #queued: PendingRead[] = [];
   readonly #groups = new Map<number, ReadGroup>();
@@ -37,10 +47,12 @@ export class ReplicaReads {
 
   /**
    * @param replica the replica's RawNode and range id
+   * @param nodeId this node's id (part of every request's context)
    * @param wake asks the scheduler for a turn
    */
-  constructor(replica: { raw: RawNode; rangeId: number }, wake: () => void) {
+  constructor(replica: { raw: RawNode; rangeId: number }, nodeId: number, wake: () => void) {
     this.#replica = replica;
+    this.#nodeId = BigInt(nodeId);
     this.#wake = wake;
   }
 
@@ -66,8 +78,11 @@ export class ReplicaReads {
   issue(): void {
     if (this.#queued.length === 0) return;
     const ctx = ++this.#ctx;
-    const bytes = new Uint8Array(8);
-    new DataView(bytes.buffer).setFloat64(0, ctx);
+    const bytes = new Uint8Array(CTX_BYTES);
+    const view = new DataView(bytes.buffer);
+    view.setBigUint64(0, this.#nodeId);
+    view.setBigUint64(8, this.#nonce);
+    view.setBigUint64(16, BigInt(ctx));
     this.#groups.set(ctx, { reads: this.#queued, ticks: 0 });
     this.#queued = [];
     this.#replica.raw.readIndex(bytes);
@@ -76,8 +91,8 @@ export class ReplicaReads {
   /** Records Raft's answers: the reads of each wait for its index to apply. */
   onReadStates(states: readonly ReadState[]): void {
     for (const rs of states) {
-      if (rs.requestCtx.length !== 8) continue;
-      const ctx = new DataView(rs.requestCtx.buffer, rs.requestCtx.byteOffset, 8).getFloat64(0);
+      const ctx = this.#counterOf(rs.requestCtx);
+      if (ctx === undefined) continue;
       const group = this.#groups.get(ctx);
       if (group === undefined) continue;
       this.#groups.delete(ctx);
@@ -86,6 +101,16 @@ export class ReplicaReads {
         this.#awaiting.push(r);
       }
     }
+  }
+
+  /** The counter of a context this replica issued in this process; undefined for any other. */
+  #counterOf(bytes: Uint8Array): number | undefined {
+    if (bytes.length !== CTX_BYTES) return undefined;
+    const view = new DataView(bytes.buffer, bytes.byteOffset, CTX_BYTES);
+    if (view.getBigUint64(0) !== this.#nodeId || view.getBigUint64(8) !== this.#nonce) {
+      return undefined;
+    }
+    return Number(view.getBigUint64(16));
   }
 
   /** Releases the reads whose index is applied. */

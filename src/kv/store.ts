@@ -23,6 +23,7 @@ import type {
   CompareAndSwap,
   CompareAndSwapResult,
   DeleteResult,
+  JoinRecord,
   JoinResult,
   KvStore,
   NodeInfo,
@@ -54,7 +55,11 @@ import { FIRST_RANGE_ID } from "./bootstrap.ts";
 /** The options of {@linkcode Store.open}. */
 export interface StoreOptions {
   engine: Engine;
-  identity: { clusterId: string; nodeId: number; name: string };
+  /**
+   * Who this node is. `incarnation` is the random id of its data directory: its node record
+   * carries it, so that a node that lost its data cannot take its old place.
+   */
+  identity: { clusterId: string; nodeId: number; name: string; incarnation: string };
   self: { peerAddress: string; clientAddress: string; adminAddress: string };
   /** Peer addresses known before node records apply (initial --peers, or the join answer). */
   initialPeers: Map<number, string>;
@@ -113,7 +118,11 @@ export class Store implements KvStore, TransportHandler {
       nodeId: this.nodeId,
       tickIntervalMs: this.tickIntervalMs,
       replicas: () => this.replicas.values(),
-      onTick: () => this.membership.onTick(),
+      onTick: () => {
+        // Writes wait for the oracle before they have a proposal to expire with their replica.
+        this.tso.expire(this.clock.now());
+        this.membership.onTick();
+      },
       afterTurn: () => this.#afterTurn(),
       onFatal: (err) => this.#fatal(err),
     });
@@ -200,13 +209,24 @@ export class Store implements KvStore, TransportHandler {
     return r1.propose(cmd, this.clock.now() + DEFAULT_DEADLINE_MS, true).then(() => {});
   }
 
+  /**
+   * Stops serving after a batch could not be written (the scheduler has stopped): the store
+   * reports not ready, drops what peers send, and fails every waiting caller.
+   */
   #fatal(err: unknown): void {
     this.logger.error("store failed: a batch could not be written", { error: String(err) });
     this.#failAll(
-      new RangeDbError(ErrorCode.INTERNAL, `Cannot continue as a raft batch failed: ${err}`, {
+      // Ambiguous: a leader sends its appends before its own write, so the entry may commit.
+      new RangeDbError(ErrorCode.UNAVAILABLE, `Cannot continue as a raft batch failed: ${err}`, {
         cause: err,
+        details: { ambiguous: true },
       }),
     );
+  }
+
+  /** Whether the store was stopped, or failed (its scheduler stopped on a failed batch). */
+  #down(): boolean {
+    return this.#stopped || this.scheduler.stopped;
   }
 
   #failAll(err: Error): void {
@@ -219,7 +239,7 @@ export class Store implements KvStore, TransportHandler {
   }
 
   #checkRunning(): void {
-    if (this.#stopped || this.scheduler.stopped) throw storeStoppedError();
+    if (this.#down()) throw storeStoppedError();
   }
 
   /**
@@ -356,11 +376,16 @@ export class Store implements KvStore, TransportHandler {
   // ---- Membership and status ----
 
   join(
-    record: { name: string; peerAddress: string; clientAddress: string; adminAddress: string },
+    record: JoinRecord,
     options?: CallOptions,
   ): Promise<JoinResult> {
     this.#checkRunning();
     return this.membership.join(record, this.#deadline(options));
+  }
+
+  checkMember(name: string, incarnation: string, clusterId: string): void {
+    this.#checkRunning();
+    this.membership.checkMember(name, incarnation, clusterId);
   }
 
   leaderNodeId(): number {
@@ -369,7 +394,7 @@ export class Store implements KvStore, TransportHandler {
 
   isReady(): boolean {
     const r1 = this.firstRange();
-    if (r1 === undefined || r1.applied === undefined || r1.lead === 0 || this.#stopped) {
+    if (r1 === undefined || r1.applied === undefined || r1.lead === 0 || this.#down()) {
       return false;
     }
     return r1.appliedIndex >= r1.storage.hardState().commit;
@@ -427,7 +452,7 @@ export class Store implements KvStore, TransportHandler {
   // ---- TransportHandler ----
 
   #replicaForMessage(rangeId: number): Replica | undefined {
-    if (this.#stopped) return undefined;
+    if (this.#down()) return undefined;
     const r = this.replicas.get(rangeId);
     if (r !== undefined) return r;
     this.logger.info("creating uninitialized replica", { range_id: rangeId });
@@ -435,6 +460,7 @@ export class Store implements KvStore, TransportHandler {
   }
 
   receive(fromNodeId: number, messages: RangeMessage[]): void {
+    if (this.#down()) return;
     for (const { rangeId, message } of messages) {
       if (message.to !== this.nodeId) {
         this.logger.debug("dropped raft message for another node", {
@@ -480,6 +506,7 @@ export class Store implements KvStore, TransportHandler {
   }
 
   reportUnreachable(nodeId: number): void {
+    if (this.#down()) return;
     for (const r of this.replicas.values()) r.enqueueEvent(() => r.raw.reportUnreachable(nodeId));
     this.scheduler.wake();
   }

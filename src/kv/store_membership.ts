@@ -20,9 +20,10 @@ import {
   newNodeRecord,
   type NodeRecord,
 } from "./command.ts";
-import type { JoinResult, NodeInfo } from "./kv_store.ts";
+import type { JoinRecord, JoinResult, NodeInfo } from "./kv_store.ts";
 import { systemKeys } from "./keys.ts";
 import type { Replica } from "./replica.ts";
+import { lostDataMessage, sameIncarnation } from "./replica_apply.ts";
 import type { Store } from "./store.ts";
 
 const encoder = new TextEncoder();
@@ -135,6 +136,7 @@ export class StoreMembership {
       nodeId: s.nodeId,
       ...s.options.self,
       updatedAtMs: s.clock.now(),
+      incarnation: s.options.identity.incarnation,
     });
   }
 
@@ -144,7 +146,8 @@ export class StoreMembership {
     const want = this.#selfRecord();
     if (
       mine !== undefined && mine.name === want.name && mine.peerAddress === want.peerAddress &&
-      mine.clientAddress === want.clientAddress && mine.adminAddress === want.adminAddress
+      mine.clientAddress === want.clientAddress && mine.adminAddress === want.adminAddress &&
+      mine.incarnation === want.incarnation
     ) return;
     this.#upserting = true;
     const cmd = newCommand({ body: { case: "upsertNode", value: { record: want } } });
@@ -155,12 +158,15 @@ export class StoreMembership {
 
   /**
    * Adds a node: assigns its id (or finds the one its name has), then adds it to range 1 as a
-   * learner; resolves once the conf change applied. Idempotent for a name already a member.
+   * learner; resolves once the conf change applied. Idempotent for a name already a member with
+   * the same incarnation. The `AddNode` command is always proposed, even for a member: its apply
+   * is where a name recorded with another incarnation is refused.
    *
-   * @throws {RangeDbError} NOT_LEADER off range 1's leader, TIMEOUT/UNAVAILABLE at the deadline
+   * @throws {RangeDbError} NOT_LEADER off range 1's leader, FAILED_PRECONDITION when the name is
+   *   recorded with another incarnation, TIMEOUT/UNAVAILABLE at the deadline
    */
   async join(
-    record: { name: string; peerAddress: string; clientAddress: string; adminAddress: string },
+    record: JoinRecord,
     deadline: number,
   ): Promise<JoinResult> {
     const store = this.#store;
@@ -203,6 +209,27 @@ export class StoreMembership {
     for (const [id, r] of this.records()) peers.set(id, r.peerAddress);
     peers.set(nodeId, record.peerAddress);
     return { clusterId: store.clusterId, nodeId, peerAddresses: peers };
+  }
+
+  /**
+   * Checks from the local applied state that a node may take part (see `KvStore.checkMember`).
+   *
+   * @throws {RangeDbError} FAILED_PRECONDITION for another cluster or a name recorded with another
+   *   incarnation
+   */
+  checkMember(name: string, incarnation: string, clusterId: string): void {
+    const store = this.#store;
+    if (clusterId !== "" && clusterId !== store.clusterId) {
+      throw new RangeDbError(
+        ErrorCode.FAILED_PRECONDITION,
+        `Cannot admit the node as it belongs to another cluster: its cluster is ${clusterId}, this is ${store.clusterId}`,
+      );
+    }
+    const r = mvccGet(store.engine, systemKeys.node(name), MAX_TIMESTAMP);
+    if (r.status !== "found") return;
+    if (!sameIncarnation(decodeNodeRecord(r.value), { incarnation })) {
+      throw new RangeDbError(ErrorCode.FAILED_PRECONDITION, lostDataMessage(name));
+    }
   }
 
   #isMember(r1: Replica, nodeId: number): boolean {

@@ -13,7 +13,9 @@
  * 1. Persist `rd.hardState` (when set), `rd.entries` and `rd.snapshot` (when set) durably
  *    (fsync when `rd.mustSync`). Entries replace any persisted entries from their first index on.
  * 2. Only then send `rd.messages` to their `to` nodes. (Sending before persisting could let a
- *    vote or an acknowledgement be forgotten by a crash.) After a failed send, call
+ *    vote or an acknowledgement be forgotten by a crash.) One exception: a leader may send its
+ *    `App` and `Heartbeat` messages before persisting (Raft thesis §10.2.1), since it counts its
+ *    own entries toward commit only in `advance()`. After a failed send, call
  *    `reportUnreachable(to)`; after a snapshot was streamed, `reportSnapshot(to, status)`.
  * 3. Apply `rd.snapshot` (when set) and then `rd.committedEntries` to the state machine. For a
  *    ConfChange entry, call `applyConfChange(decodeConfChange(e.data))`. Serve reads whose

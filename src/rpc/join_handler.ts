@@ -4,6 +4,10 @@
  * the leader never forwards it again. A join that reaches a node which is not the leader after a
  * hop fails with the store's NOT_LEADER; the joining node then asks again.
  *
+ * A `check_only` join is answered by the node that receives it, from its own applied state
+ * (`store.checkMember`), never forwarded and never written: it tells a resuming or forming node
+ * whether it may take part.
+ *
  * @module
  */
 
@@ -36,6 +40,7 @@ export function createJoinHandler(
 ): (req: JoinRequest, ctx: JoinCallContext) => Promise<JoinResponse> {
   const { store, peers, logger } = deps;
   return async (req, ctx) => {
+    if (req.checkOnly) return checkMember(store, req);
     const leader = store.leaderNodeId();
     const address = leader !== 0 && leader !== store.nodeId && !ctx.forwarded
       ? store.peerAddressOf(leader)
@@ -50,6 +55,7 @@ export function createJoinHandler(
         peerAddress: req.peerAddress,
         clientAddress: req.clientAddress,
         adminAddress: req.adminAddress,
+        incarnation: req.incarnation,
       },
       { deadline: ctx.deadline },
     );
@@ -61,4 +67,21 @@ export function createJoinHandler(
       peerAddresses,
     });
   };
+}
+
+/**
+ * Answers a `check_only` join locally: the cluster id and the members' peer addresses, node id 0.
+ *
+ * @throws {RangeDbError} FAILED_PRECONDITION with the store's reason when the node may not take
+ *   part
+ */
+function checkMember(store: KvStore, req: JoinRequest): JoinResponse {
+  store.checkMember(req.name, req.incarnation, req.clusterId);
+  const peerAddresses: Record<string, string> = {};
+  for (const node of store.nodes()) {
+    if (node.role !== "none" && node.peerAddress !== "") {
+      peerAddresses[String(node.nodeId)] = node.peerAddress;
+    }
+  }
+  return create(JoinResponseSchema, { clusterId: store.clusterId, nodeId: 0n, peerAddresses });
 }

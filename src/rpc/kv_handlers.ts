@@ -9,6 +9,11 @@
  * NOT_LEADER and the original node retries. Reads run on this node (the store serves
  * linearizable reads on followers through ReadIndex).
  *
+ * The store gets a deadline somewhat before the call's ({@linkcode storeDeadline}), so that a
+ * lost quorum is answered with UNAVAILABLE before the client's own deadline fires: a read that
+ * found no read point in time, and a write that timed out while no leader is known, fail with
+ * UNAVAILABLE (a write's outcome is then unknown: `details.ambiguous`).
+ *
  * @module
  */
 
@@ -23,7 +28,9 @@ import type { Clock } from "../base/clock.ts";
 import { ErrorCode, isRangeDbError, RangeDbError } from "../base/errors.ts";
 import { DEFAULT_KEY_LIMITS, type KeyLimits } from "../base/key_limits.ts";
 import type { Logger } from "../base/logger.ts";
-import type { KvStore } from "../kv/kv_store.ts";
+import type { KvStore, VersionedValue } from "../kv/kv_store.ts";
+import { grpcStatusOf } from "./status.ts";
+import * as grpc from "@grpc/grpc-js";
 import {
   type BatchRequest,
   BatchRequestSchema,
@@ -55,6 +62,7 @@ import {
   batchOps,
   scanBounds,
   validateCompareAndSwap,
+  validateRequestId,
   validateUserKey,
   validateUserValue,
 } from "./kv_validation.ts";
@@ -63,6 +71,38 @@ import {
 export const RANGE_CHUNK_SIZE = 256;
 
 const EMPTY = new Uint8Array(0);
+
+/** The least time the store's deadline leaves before the call's. */
+const MIN_DEADLINE_MARGIN_MS = 100;
+
+/** The share of a call's budget that the store's deadline leaves before the call's. */
+const DEADLINE_MARGIN_SHARE = 0.1;
+
+/**
+ * The deadline handed to the store: 10% of the budget (at least 100 ms, at most half of it)
+ * before the call's own, so that the node answers with its own status before the client gives up.
+ *
+ * @param deadline the call's absolute deadline, ms since the epoch
+ * @param now the current time, ms since the epoch
+ * @returns the store's absolute deadline
+ *
+ * @example
+ * ```ts
+ * import { storeDeadline } from "./kv_handlers.ts";
+ * storeDeadline(10_000, 5_000); // 9_500
+ * ```
+ */
+export function storeDeadline(deadline: number, now: number): number {
+  const budget = Math.max(0, deadline - now);
+  const margin = Math.min(
+    Math.max(MIN_DEADLINE_MARGIN_MS, budget * DEADLINE_MARGIN_SHARE),
+    budget / 2,
+  );
+  return deadline - margin;
+}
+
+/** Receives one finished call: method, gRPC status name ("OK", "UNAVAILABLE"…), seconds. */
+export type ObserveCall = (method: string, code: string, seconds: number) => void;
 
 /** The request context of one call. */
 export interface CallContext {
@@ -83,6 +123,8 @@ export interface KvHandlerDeps {
   limits?: Readonly<KeyLimits>;
   /** Pause between attempts while the leader is unknown. @default 50 */
   retryIntervalMs?: number;
+  /** Metrics hook for requests forwarded by other nodes (Peer.Forward). @default no-op */
+  observe?: ObserveCall;
 }
 
 /** The KV methods a node accepts through Peer.Forward. */
@@ -104,6 +146,7 @@ export class KvHandlers {
   readonly #logger: Logger;
   readonly #limits: Readonly<KeyLimits>;
   readonly #retryMs: number;
+  readonly #observe: ObserveCall;
 
   /** @param deps store, peer caller, clock, logger and limits */
   constructor(deps: KvHandlerDeps) {
@@ -113,15 +156,15 @@ export class KvHandlers {
     this.#logger = deps.logger;
     this.#limits = deps.limits ?? DEFAULT_KEY_LIMITS;
     this.#retryMs = deps.retryIntervalMs ?? 50;
+    this.#observe = deps.observe ?? (() => {});
   }
 
   /** Reads one key. */
   async get(req: GetRequest, ctx: CallContext): Promise<GetResponse> {
     validateUserKey(req.key, "read", this.#limits);
-    const found = await this.#retryWhileNoLeader(
-      "read",
+    const found = await this.#read(
       ctx,
-      () => this.#store.get(req.key, { deadline: ctx.deadline, serializable: req.serializable }),
+      (deadline) => this.#store.get(req.key, { deadline, serializable: req.serializable }),
     );
     return found === undefined
       ? create(GetResponseSchema)
@@ -132,10 +175,17 @@ export class KvHandlers {
   async put(req: PutRequest, ctx: CallContext): Promise<PutResponse> {
     validateUserKey(req.key, "write", this.#limits);
     validateUserValue(req.value, this.#limits);
-    return await this.#write("Put", PutRequestSchema, req, PutResponseSchema, ctx, async () => {
-      const res = await this.#store.put(req.key, req.value, this.#writeOptions(req, ctx));
-      return create(PutResponseSchema, { version: res.version });
-    });
+    return await this.#write(
+      "Put",
+      PutRequestSchema,
+      req,
+      PutResponseSchema,
+      ctx,
+      async (deadline) => {
+        const res = await this.#store.put(req.key, req.value, writeOptions(req, deadline));
+        return create(PutResponseSchema, { version: res.version });
+      },
+    );
   }
 
   /** Deletes one key. */
@@ -147,8 +197,8 @@ export class KvHandlers {
       req,
       DeleteResponseSchema,
       ctx,
-      async () => {
-        const res = await this.#store.delete(req.key, this.#writeOptions(req, ctx));
+      async (deadline) => {
+        const res = await this.#store.delete(req.key, writeOptions(req, deadline));
         return create(DeleteResponseSchema, { deleted: res.deleted, version: res.version });
       },
     );
@@ -163,8 +213,8 @@ export class KvHandlers {
       req,
       BatchResponseSchema,
       ctx,
-      async () => {
-        const res = await this.#store.batch(ops, this.#writeOptions(req, ctx));
+      async (deadline) => {
+        const res = await this.#store.batch(ops, writeOptions(req, deadline));
         return create(BatchResponseSchema, { version: res.version });
       },
     );
@@ -182,10 +232,10 @@ export class KvHandlers {
       req,
       CompareAndSwapResponseSchema,
       ctx,
-      async () => {
+      async (deadline) => {
         const res = await this.#store.compareAndSwap(
           { key: req.key, expected: req.expectAbsent ? undefined : req.expected, value: req.value },
-          this.#writeOptions(req, ctx),
+          writeOptions(req, deadline),
         );
         return create(CompareAndSwapResponseSchema, {
           succeeded: res.succeeded,
@@ -204,25 +254,31 @@ export class KvHandlers {
    */
   range(req: RangeRequest, ctx: CallContext): AsyncIterable<RangeResponse> {
     const { start, end } = scanBounds(req, this.#limits);
+    const budget = Math.max(0, ctx.deadline - this.#clock.now());
     const chunks = this.#store.scan(start, end, {
-      deadline: ctx.deadline,
+      deadline: storeDeadline(ctx.deadline, this.#clock.now()),
       serializable: req.serializable,
       limit: req.limit,
       reverse: req.reverse,
       keysOnly: req.keysOnly,
       chunkSize: RANGE_CHUNK_SIZE,
     });
+    const store = this.#store;
     return (async function* () {
-      for await (const chunk of chunks) {
-        yield create(RangeResponseSchema, {
-          kvs: chunk.map((kv) =>
-            create(KeyValueSchema, {
-              key: kv.key,
-              value: req.keysOnly ? EMPTY : kv.value,
-              version: kv.version,
-            })
-          ),
-        });
+      const it = chunks[Symbol.asyncIterator]();
+      try {
+        for (;;) {
+          let next: IteratorResult<VersionedValue[]>;
+          try {
+            next = await it.next();
+          } catch (err) {
+            throw readFailure(err, budget, store.leaderNodeId());
+          }
+          if (next.done) return;
+          yield toRangeResponse(next.value, req.keysOnly);
+        }
+      } finally {
+        await it.return?.();
       }
     })();
   }
@@ -237,6 +293,24 @@ export class KvHandlers {
    * @throws {RangeDbError} INVALID_ARGUMENT for an unknown method, else the method's errors
    */
   async runForwarded(method: string, request: Uint8Array, deadline: number): Promise<Uint8Array> {
+    const started = this.#clock.monotonic();
+    try {
+      const res = await this.#runForwarded(method, request, deadline);
+      this.#observeForwarded(method, started, grpc.status.OK);
+      return res;
+    } catch (err) {
+      const code = isRangeDbError(err) ? grpcStatusOf(err.code) : grpc.status.INTERNAL;
+      this.#observeForwarded(method, started, code);
+      throw err;
+    }
+  }
+
+  #observeForwarded(method: string, started: number, code: grpc.status): void {
+    const name = FORWARDABLE.has(method) ? method : "Unknown";
+    this.#observe(name, grpc.status[code], (this.#clock.monotonic() - started) / 1000);
+  }
+
+  async #runForwarded(method: string, request: Uint8Array, deadline: number): Promise<Uint8Array> {
     const ctx: CallContext = { deadline, forwarded: true };
     switch (method as ForwardableMethod) {
       case "Get":
@@ -272,13 +346,9 @@ export class KvHandlers {
     }
   }
 
-  #writeOptions(req: { requestId: string }, ctx: CallContext) {
-    return { deadline: ctx.deadline, requestId: req.requestId === "" ? undefined : req.requestId };
-  }
-
   /**
-   * Runs `local`; on NOT_LEADER forwards to the known leader (unless already forwarded) or waits
-   * for one, until the deadline.
+   * Runs `local` with the store's deadline; on NOT_LEADER forwards to the known leader (unless
+   * already forwarded) or waits for one, until the deadline.
    */
   async #write<Req extends DescMessage, Res extends DescMessage>(
     method: ForwardableMethod,
@@ -286,15 +356,24 @@ export class KvHandlers {
     req: MessageShape<Req> & { requestId: string },
     resSchema: Res,
     ctx: CallContext,
-    local: () => Promise<MessageShape<Res>>,
+    local: (deadline: number) => Promise<MessageShape<Res>>,
   ): Promise<MessageShape<Res>> {
+    validateRequestId(req.requestId);
     const budget = Math.max(0, ctx.deadline - this.#clock.now());
+    const deadline = storeDeadline(ctx.deadline, this.#clock.now());
     let lastFailure = `range 1 has no leader: no quorum reachable within ${budget} ms`;
     for (;;) {
       let leader: number;
       try {
-        return await local();
+        return await local(deadline);
       } catch (err) {
+        if (isRangeDbError(err, ErrorCode.TIMEOUT) && this.#store.leaderNodeId() === 0) {
+          throw new RangeDbError(
+            ErrorCode.UNAVAILABLE,
+            `Cannot write as range 1 has no leader: no quorum reachable within ${budget} ms, the outcome is unknown`,
+            { cause: err, details: { ambiguous: true, leaderNodeId: 0 } },
+          );
+        }
         if (!isRangeDbError(err, ErrorCode.NOT_LEADER) || ctx.forwarded) throw err;
         leader = Number(err.details.leaderNodeId ?? 0);
       }
@@ -307,7 +386,7 @@ export class KvHandlers {
             address,
             method,
             toBinary(reqSchema, req),
-            ctx.deadline,
+            deadline,
           );
           return fromBinary(resSchema, bytes);
         } catch (err) {
@@ -319,7 +398,7 @@ export class KvHandlers {
           this.#logger.debug("rpc forward retry", { node_id: leader, address, method });
         }
       }
-      await this.#pause(ctx, () => `Cannot write as ${lastFailure}`);
+      await this.#pause(deadline, () => `Cannot write as ${lastFailure}`);
     }
   }
 
@@ -330,30 +409,70 @@ export class KvHandlers {
       requestId !== "";
   }
 
-  async #retryWhileNoLeader<T>(
-    action: string,
-    ctx: CallContext,
-    run: () => Promise<T>,
-  ): Promise<T> {
+  /**
+   * Runs a read with the store's deadline, retrying NOT_LEADER until then; a read that found no
+   * read point in time fails with UNAVAILABLE.
+   */
+  async #read<T>(ctx: CallContext, run: (deadline: number) => Promise<T>): Promise<T> {
     const budget = Math.max(0, ctx.deadline - this.#clock.now());
+    const deadline = storeDeadline(ctx.deadline, this.#clock.now());
     for (;;) {
       try {
-        return await run();
+        return await run(deadline);
       } catch (err) {
-        if (!isRangeDbError(err, ErrorCode.NOT_LEADER)) throw err;
+        if (!isRangeDbError(err, ErrorCode.NOT_LEADER)) {
+          throw readFailure(err, budget, this.#store.leaderNodeId());
+        }
       }
       await this.#pause(
-        ctx,
-        () => `Cannot ${action} as range 1 has no leader: no quorum reachable within ${budget} ms`,
+        deadline,
+        () => `Cannot read as range 1 has no leader: no quorum reachable within ${budget} ms`,
       );
     }
   }
 
-  /** Waits one retry interval, or throws UNAVAILABLE when the deadline would pass first. */
-  #pause(ctx: CallContext, message: () => string): Promise<void> {
-    if (this.#clock.now() + this.#retryMs >= ctx.deadline) {
+  /** Waits one retry interval, or throws UNAVAILABLE when `deadline` would pass first. */
+  #pause(deadline: number, message: () => string): Promise<void> {
+    if (this.#clock.now() + this.#retryMs >= deadline) {
       throw new RangeDbError(ErrorCode.UNAVAILABLE, message());
     }
     return new Promise((resolve) => this.#clock.after(this.#retryMs, resolve));
   }
+}
+
+const FORWARDABLE = new Set<string>(["Get", "Put", "Delete", "Batch", "CompareAndSwap"]);
+
+function writeOptions(req: { requestId: string }, deadline: number) {
+  return { deadline, requestId: req.requestId === "" ? undefined : req.requestId };
+}
+
+/**
+ * The error of a failed read: a TIMEOUT (no linearizable read point in time) becomes UNAVAILABLE,
+ * since the client's own deadline has not passed yet; anything else is returned unchanged.
+ *
+ * @param err what the store threw
+ * @param budget the call's budget, ms
+ * @param leader range 1's leader as known here (0: none)
+ */
+function readFailure(err: unknown, budget: number, leader: number): unknown {
+  if (!isRangeDbError(err, ErrorCode.TIMEOUT)) return err;
+  const message = leader === 0
+    ? `Cannot read as range 1 has no leader: no quorum reachable within ${budget} ms`
+    : `Cannot read as no quorum confirmed a read point within ${budget} ms: leader is node ${leader}`;
+  return new RangeDbError(ErrorCode.UNAVAILABLE, message, {
+    cause: err,
+    details: { leaderNodeId: leader },
+  });
+}
+
+function toRangeResponse(chunk: VersionedValue[], keysOnly: boolean): RangeResponse {
+  return create(RangeResponseSchema, {
+    kvs: chunk.map((kv) =>
+      create(KeyValueSchema, {
+        key: kv.key,
+        value: keysOnly ? EMPTY : kv.value,
+        version: kv.version,
+      })
+    ),
+  });
 }

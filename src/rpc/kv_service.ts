@@ -3,6 +3,10 @@
  * {@linkcode KvHandlers}, converts errors to statuses (with the leader's client address when
  * known) and reports each call's method, status and latency.
  *
+ * A Range stream pins a store snapshot while it runs, so it ends: with DEADLINE_EXCEEDED when its
+ * consumer has not drained a chunk for {@linkcode RANGE_IDLE_TIMEOUT_MS} or the call's own deadline
+ * passes, and at once when the call is cancelled; the store's scan is closed on every exit.
+ *
  * @module
  */
 
@@ -12,14 +16,17 @@ import type { Logger } from "../base/logger.ts";
 import type { KvStore } from "../kv/kv_store.ts";
 import { KV, type RangeRequest, type RangeResponse } from "../../proto/gen/rangedb/v1/kv_pb.ts";
 import { grpcServiceDefinition } from "./grpc_definition.ts";
-import type { CallContext, KvHandlers } from "./kv_handlers.ts";
+import { ErrorCode, RangeDbError } from "../base/errors.ts";
+import type { CallContext, KvHandlers, ObserveCall } from "./kv_handlers.ts";
 import { toServiceError } from "./status.ts";
 
 /** Deadline of a call that has none. */
 export const DEFAULT_DEADLINE_MS = 5_000;
 
-/** Receives one finished call: method, gRPC status name ("OK", "UNAVAILABLE"…), seconds. */
-export type ObserveCall = (method: string, code: string, seconds: number) => void;
+export type { ObserveCall } from "./kv_handlers.ts";
+
+/** How long a Range stream waits for its consumer to drain a chunk before it ends. */
+export const RANGE_IDLE_TIMEOUT_MS = 30_000;
 
 /** Dependencies of {@linkcode addKvService}. */
 export interface KvServiceDeps {
@@ -30,6 +37,8 @@ export interface KvServiceDeps {
   logger: Logger;
   /** Metrics hook. @default no-op */
   observe?: ObserveCall;
+  /** See {@linkcode RANGE_IDLE_TIMEOUT_MS}. @default RANGE_IDLE_TIMEOUT_MS */
+  rangeIdleTimeoutMs?: number;
 }
 
 /** The grpc-js definition of `rangedb.v1.KV`. */
@@ -56,6 +65,7 @@ type UnaryName = "Get" | "Put" | "Delete" | "Batch" | "CompareAndSwap";
  */
 export function addKvService(server: grpc.Server, deps: KvServiceDeps): void {
   const { handlers, store, clock, logger } = deps;
+  const idleMs = deps.rangeIdleTimeoutMs ?? RANGE_IDLE_TIMEOUT_MS;
   const observe = deps.observe ?? (() => {});
   const statusOf = (err: unknown) => {
     const leader = store.leaderNodeId();
@@ -88,7 +98,7 @@ export function addKvService(server: grpc.Server, deps: KvServiceDeps): void {
   const range = (call: grpc.ServerWritableStream<RangeRequest, RangeResponse>) => {
     const started = clock.monotonic();
     const ctx = { deadline: callDeadline(call.getDeadline(), clock.now()), forwarded: false };
-    streamRange(call, handlers, ctx).then(
+    streamRange(call, handlers, ctx, idleMs, ownDeadline(call.getDeadline())).then(
       () => finish("Range", started, call.cancelled ? grpc.status.CANCELLED : grpc.status.OK),
       (err) => {
         const status = statusOf(err);
@@ -108,33 +118,80 @@ export function addKvService(server: grpc.Server, deps: KvServiceDeps): void {
   });
 }
 
-/** Writes the chunks of a Range call, honouring backpressure and cancellation. */
+/** The call's own deadline (ms since the epoch), or Infinity without one. */
+function ownDeadline(deadline: grpc.Deadline): number {
+  const ms = deadline instanceof Date ? deadline.getTime() : deadline;
+  return Number.isFinite(ms) ? ms : Infinity;
+}
+
+type StreamWait = "drained" | "cancelled" | "idle" | "deadline";
+
+/**
+ * Writes the chunks of a Range call, honouring backpressure, cancellation, the idle limit and the
+ * call's own deadline; returns the store's scan (closing its snapshot) on every exit.
+ *
+ * @throws {RangeDbError} TIMEOUT when the consumer idles or the deadline passes, else the scan's
+ *   errors
+ */
 async function streamRange(
   call: grpc.ServerWritableStream<RangeRequest, RangeResponse>,
   handlers: KvHandlers,
   ctx: CallContext,
+  idleMs: number,
+  deadline: number,
 ): Promise<void> {
-  const chunks = handlers.range(call.request, ctx);
-  let cancelled = call.cancelled;
-  const onCancel = () => cancelled = true;
-  call.once("cancelled", onCancel);
+  const chunks = handlers.range(call.request, ctx)[Symbol.asyncIterator]();
+  let sent = 0;
   try {
-    for await (const chunk of chunks) {
-      if (cancelled) return;
-      if (!call.write(chunk)) {
-        await new Promise<void>((resolve) => {
-          const done = () => {
-            call.off("drain", done);
-            call.off("cancelled", done);
-            resolve();
-          };
-          call.on("drain", done);
-          call.on("cancelled", done);
-        });
+    for (;;) {
+      if (call.cancelled) return;
+      const next = await chunks.next();
+      if (next.done) break;
+      if (call.cancelled) return;
+      if (Date.now() >= deadline) throw rangeTimeout("the call's deadline passed", sent);
+      sent++;
+      if (call.write(next.value)) continue;
+      const wait = await waitForDrain(call, idleMs, deadline);
+      if (wait === "cancelled") return;
+      if (wait === "idle") {
+        throw rangeTimeout(`the client read nothing for ${idleMs} ms`, sent);
       }
+      if (wait === "deadline") throw rangeTimeout("the call's deadline passed", sent);
     }
-    if (!cancelled) call.end();
+    if (!call.cancelled) call.end();
   } finally {
-    call.off("cancelled", onCancel);
+    await chunks.return?.();
   }
+}
+
+function rangeTimeout(reason: string, sent: number): RangeDbError {
+  return new RangeDbError(
+    ErrorCode.TIMEOUT,
+    `Cannot finish range stream as ${reason}: ${sent} chunks sent`,
+  );
+}
+
+/** Waits until `call` drains, is cancelled, idles for `idleMs` or reaches `deadline`. */
+function waitForDrain(
+  call: grpc.ServerWritableStream<RangeRequest, RangeResponse>,
+  idleMs: number,
+  deadline: number,
+): Promise<StreamWait> {
+  return new Promise((resolve) => {
+    const timers: ReturnType<typeof setTimeout>[] = [];
+    const finish = (why: StreamWait) => {
+      call.off("drain", onDrain);
+      call.off("cancelled", onCancel);
+      for (const t of timers) clearTimeout(t);
+      resolve(why);
+    };
+    const onDrain = () => finish("drained");
+    const onCancel = () => finish("cancelled");
+    call.on("drain", onDrain);
+    call.on("cancelled", onCancel);
+    timers.push(setTimeout(() => finish("idle"), idleMs));
+    if (Number.isFinite(deadline)) {
+      timers.push(setTimeout(() => finish("deadline"), Math.max(0, deadline - Date.now())));
+    }
+  });
 }

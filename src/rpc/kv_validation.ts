@@ -1,14 +1,22 @@
 /**
  * Validation of client KV requests before they reach the store: keys in the user keyspace
  * (starting with "/"; "_/" is written only through admin commands), size limits, scan bounds,
- * batches and compare-and-swap shapes. Every refusal is INVALID_ARGUMENT with a message naming
+ * batches (at most {@linkcode MAX_BATCH_OPS} operations and {@linkcode MAX_BATCH_BYTES} of keys and
+ * values), compare-and-swap shapes and request ids (at most {@linkcode MAX_REQUEST_ID_BYTES}). Every refusal is INVALID_ARGUMENT with a message naming
  * the rule.
  *
  * @module
  */
 
 import { ErrorCode, RangeDbError } from "../base/errors.ts";
-import { DEFAULT_KEY_LIMITS, type KeyLimits, validateValue } from "../base/key_limits.ts";
+import {
+  DEFAULT_KEY_LIMITS,
+  type KeyLimits,
+  MAX_BATCH_BYTES,
+  MAX_BATCH_OPS,
+  MAX_REQUEST_ID_BYTES,
+  validateValue,
+} from "../base/key_limits.ts";
 import { compareBytes } from "../base/key_encoding.ts";
 import type { WriteOp } from "../kv/kv_store.ts";
 import type {
@@ -134,14 +142,32 @@ export function scanBounds(
 /**
  * Converts and validates the operations of a Batch request.
  *
- * @throws {RangeDbError} INVALID_ARGUMENT for an empty batch, an operation without a kind, or a
- *   bad key or value (the message names the operation's position)
+ * @throws {RangeDbError} INVALID_ARGUMENT for an empty batch, one over {@linkcode MAX_BATCH_OPS}
+ *   operations or {@linkcode MAX_BATCH_BYTES} of keys and values, an operation without a kind, or
+ *   a bad key or value (the message names the operation's position)
  */
 export function batchOps(
   ops: readonly BatchOp[],
   limits: Readonly<KeyLimits> = DEFAULT_KEY_LIMITS,
 ): WriteOp[] {
   if (ops.length === 0) throw invalid("Cannot write batch as it has no operations");
+  if (ops.length > MAX_BATCH_OPS) {
+    throw invalid(
+      `Cannot write batch as it exceeds the maximum number of operations: batch has ${ops.length} operations, limit is ${MAX_BATCH_OPS}`,
+      { size: ops.length, limit: MAX_BATCH_OPS },
+    );
+  }
+  let bytes = 0;
+  for (const op of ops) {
+    if (op.op.case === "put") bytes += op.op.value.key.length + op.op.value.value.length;
+    else if (op.op.case === "delete") bytes += op.op.value.key.length;
+  }
+  if (bytes > MAX_BATCH_BYTES) {
+    throw invalid(
+      `Cannot write batch as it exceeds the maximum batch size: keys and values are ${bytes} bytes, limit is ${MAX_BATCH_BYTES} bytes`,
+      { size: bytes, limit: MAX_BATCH_BYTES },
+    );
+  }
   return ops.map((op, i): WriteOp => {
     try {
       switch (op.op.case) {
@@ -163,8 +189,8 @@ export function batchOps(
 }
 
 /**
- * Validates a CompareAndSwap request: a user key, a value within limits, and not both
- * `expect_absent` and a non-empty `expected`.
+ * Validates a CompareAndSwap request: a user key, a value and an expected value within the value
+ * limit, and not both `expect_absent` and a non-empty `expected`.
  *
  * @throws {RangeDbError} INVALID_ARGUMENT naming the broken rule
  */
@@ -174,9 +200,33 @@ export function validateCompareAndSwap(
 ): void {
   validateUserKey(req.key, "write", limits);
   validateUserValue(req.value, limits);
+  if (req.expected.length > limits.maxValueBytes) {
+    throw invalid(
+      `Cannot compare and swap as the expected value exceeds the maximum value size: expected is ${req.expected.length} bytes, limit is ${limits.maxValueBytes} bytes`,
+      { size: req.expected.length, limit: limits.maxValueBytes },
+    );
+  }
   if (req.expectAbsent && req.expected.length > 0) {
     throw invalid(
       `Cannot compare and swap as expect_absent contradicts a non-empty expected value: expected is ${req.expected.length} bytes`,
+    );
+  }
+}
+
+/**
+ * Throws unless a write's request id (idempotency key) is at most
+ * {@linkcode MAX_REQUEST_ID_BYTES} long in UTF-8.
+ *
+ * @throws {RangeDbError} INVALID_ARGUMENT naming the limit
+ */
+export function validateRequestId(requestId: string): void {
+  // A UTF-8 encoding is at most 3 bytes per UTF-16 unit: skip the encoding for short ids.
+  if (requestId.length * 3 <= MAX_REQUEST_ID_BYTES) return;
+  const bytes = new TextEncoder().encode(requestId).length;
+  if (bytes > MAX_REQUEST_ID_BYTES) {
+    throw invalid(
+      `Cannot write as the request id exceeds the maximum size: request id is ${bytes} bytes, limit is ${MAX_REQUEST_ID_BYTES} bytes`,
+      { size: bytes, limit: MAX_REQUEST_ID_BYTES },
     );
   }
 }

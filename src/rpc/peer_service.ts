@@ -1,7 +1,8 @@
 /**
- * The receiving side of the peer API `rangedb.v1.Peer`: Raft message batches and snapshots from
- * other nodes go to the store's {@linkcode TransportHandler}; forwarded client requests and joins
- * go to the functions the server wires in.
+ * The receiving side of the peer API `rangedb.v1.Peer`: RaftMessages streams dialled by lower-id
+ * nodes are checked and handed to the peer transport (a {@linkcode RaftStreamAcceptor}), which
+ * then uses them in both directions; snapshots go to the store's {@linkcode TransportHandler};
+ * forwarded client requests and joins go to the functions the server wires in.
  *
  * Messages of another cluster are refused with FAILED_PRECONDITION, so that a node pointed at the
  * wrong peers never mixes two clusters' Raft groups.
@@ -14,7 +15,7 @@ import * as grpc from "@grpc/grpc-js";
 import { type Clock, SystemClock } from "../base/clock.ts";
 import { ErrorCode, RangeDbError } from "../base/errors.ts";
 import type { Logger } from "../base/logger.ts";
-import type { RangeMessage, SnapshotPair, TransportHandler } from "../kv/transport.ts";
+import type { SnapshotPair, TransportHandler } from "../kv/transport.ts";
 import {
   type ForwardRequest,
   type ForwardResponse,
@@ -23,16 +24,16 @@ import {
   type JoinResponse,
   Peer,
   type RaftMessagesRequest,
-  type RaftMessagesResponse,
   type SnapshotRequest,
   type SnapshotRequest_Header,
   type SnapshotResponse,
   SnapshotResponseSchema,
 } from "../../proto/gen/rangedb/v1/peer_pb.ts";
-import { messageFromProto, rangeMessageFromProto, toSafeNumber } from "./codec_raft.ts";
+import { messageFromProto, toSafeNumber } from "./codec_raft.ts";
 import { FORWARDED_KEY } from "./forwarder.ts";
 import { grpcServiceDefinition } from "./grpc_definition.ts";
 import { callDeadline } from "./kv_service.ts";
+import type { AcceptedRaftStream } from "./peer_connection.ts";
 import { toServiceError } from "./status.ts";
 
 /** Options of a join as the peer service hands it over. */
@@ -43,11 +44,25 @@ export interface JoinCallContext {
   forwarded: boolean;
 }
 
+/** Where the peer service hands the RaftMessages streams it accepts (the peer transport). */
+export interface RaftStreamAcceptor {
+  /** This node's id. */
+  readonly nodeId: number;
+  /** Takes the stream `fromNodeId` dialled (checked: same cluster, lower id, addressed here). */
+  accept(fromNodeId: number, call: AcceptedRaftStream): void;
+}
+
 /** Dependencies of {@linkcode addPeerService}. */
 export interface PeerServiceDeps {
   /** This node's cluster id ("" while unknown: everything is refused). */
   clusterId: () => string;
+  /** Receives snapshots. */
   handler: TransportHandler;
+  /**
+   * The acceptor of RaftMessages streams; undefined while the node starts (they are refused).
+   * @default every stream is refused
+   */
+  raftStreams?: () => RaftStreamAcceptor | undefined;
   /** Runs a forwarded client request (see `KvHandlers.runForwarded`). */
   forward: (method: string, request: Uint8Array, deadline: number) => Promise<Uint8Array>;
   /** Handles a join (see `createJoinHandler`). */
@@ -75,39 +90,80 @@ function otherCluster(what: string, theirs: string, ours: string): RangeDbError 
  * Registers `rangedb.v1.Peer` on the peer-facing `server`.
  *
  * @param server the grpc-js server of the peer address
- * @param deps cluster id, transport handler, forward and join functions, logger
+ * @param deps cluster id, transport handler, stream acceptor, forward and join functions, logger
  */
 export function addPeerService(server: grpc.Server, deps: PeerServiceDeps): void {
   const { clusterId, handler, logger } = deps;
   const clock = deps.clock ?? new SystemClock();
 
-  const raftMessages = (
-    call: grpc.ServerDuplexStream<RaftMessagesRequest, RaftMessagesResponse>,
-  ) => {
-    // Headers at once: the dialler takes them as "connected" and resets its backoff.
-    call.sendMetadata(new grpc.Metadata());
-    call.on("data", (req: RaftMessagesRequest) => {
+  const raftMessages = (call: AcceptedRaftStream) => {
+    const refuse = (err: RangeDbError) => {
+      logger.warn("peer raft stream refused", { err: err.message, peer: call.getPeer() });
+      call.emit("error", toServiceError(err));
+    };
+    const onEnd = () => call.end();
+    // The first request is the dialler's hello; the acceptor takes the stream from there.
+    const onHello = (req: RaftMessagesRequest) => {
+      call.off("data", onHello);
+      call.off("end", onEnd);
+      const acceptor = deps.raftStreams?.();
       const ours = clusterId();
-      if (req.clusterId !== ours || ours === "") {
-        const err = otherCluster("raft messages", req.clusterId, ours);
-        logger.warn("peer raft messages refused", { err: err.message, peer: call.getPeer() });
-        call.emit("error", toServiceError(err));
+      if (acceptor === undefined || ours === "") {
+        refuse(
+          new RangeDbError(
+            ErrorCode.UNAVAILABLE,
+            "Cannot accept raft stream as this node is still starting",
+          ),
+        );
         return;
       }
-      const batch = req.batch;
-      if (batch === undefined || batch.messages.length === 0) return;
+      if (req.clusterId !== ours) {
+        refuse(otherCluster("raft messages", req.clusterId, ours));
+        return;
+      }
       let from: number;
-      let messages: RangeMessage[];
+      let to: number;
       try {
-        from = toSafeNumber(batch.fromNodeId, "from_node_id");
-        messages = batch.messages.map(rangeMessageFromProto);
+        if (req.batch === undefined) {
+          throw new RangeDbError(
+            ErrorCode.INVALID_ARGUMENT,
+            "Cannot accept raft stream as its first message has no batch",
+          );
+        }
+        from = toSafeNumber(req.batch.fromNodeId, "from_node_id");
+        to = toSafeNumber(req.batch.toNodeId, "to_node_id");
+        if (from === 0) {
+          throw new RangeDbError(
+            ErrorCode.INVALID_ARGUMENT,
+            "Cannot accept raft stream as its first message names no sender",
+          );
+        }
       } catch (err) {
-        logger.warn("peer raft batch dropped", { err: (err as Error).message });
+        refuse(err as RangeDbError);
         return;
       }
-      handler.receive(from, messages);
-    });
-    call.on("end", () => call.end());
+      if (to !== acceptor.nodeId) {
+        refuse(
+          new RangeDbError(
+            ErrorCode.FAILED_PRECONDITION,
+            `Cannot accept raft stream as it is addressed to another node: to node is ${to}, this node is ${acceptor.nodeId}`,
+          ),
+        );
+        return;
+      }
+      if (from >= acceptor.nodeId) {
+        refuse(
+          new RangeDbError(
+            ErrorCode.FAILED_PRECONDITION,
+            `Cannot accept raft stream as only the node with the lower id dials: from node is ${from}, this node is ${acceptor.nodeId}`,
+          ),
+        );
+        return;
+      }
+      acceptor.accept(from, call);
+    };
+    call.on("data", onHello);
+    call.on("end", onEnd);
     call.on("error", (err) => logger.debug("peer raft stream failed", { err: err.message }));
   };
 
@@ -215,6 +271,16 @@ export function addPeerService(server: grpc.Server, deps: PeerServiceDeps): void
     callback: grpc.sendUnaryData<JoinResponse>,
   ) => {
     const ours = clusterId();
+    if (ours === "") {
+      // Still starting (perhaps checking in with its own peers): the asker skips this member.
+      callback(toServiceError(
+        new RangeDbError(
+          ErrorCode.UNAVAILABLE,
+          "Cannot answer the join as this node is still starting: retry shortly",
+        ),
+      ));
+      return;
+    }
     if (call.request.clusterId !== "" && call.request.clusterId !== ours) {
       callback(toServiceError(otherCluster("the join", call.request.clusterId, ours)));
       return;

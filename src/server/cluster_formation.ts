@@ -20,11 +20,27 @@ export interface JoinAnswer {
   peerAddresses: Map<number, string>;
 }
 
+/** What a node tells the members when it joins or checks in. */
+export interface JoinRecord {
+  name: string;
+  peerAddress: string;
+  clientAddress: string;
+  adminAddress: string;
+  incarnation: string;
+}
+
 /** Asks the members at `addresses` to admit this node; resolves with the first answer. */
-export type JoinCall = (
+export type JoinCall = (addresses: string[], request: JoinRecord) => Promise<JoinAnswer>;
+
+/**
+ * Asks the members at `addresses` (best effort: unreachable ones are skipped) whether this node
+ * may take part: resolves when none objects, rejects with the first refusal
+ * (FAILED_PRECONDITION: another cluster, or the name taken by another incarnation).
+ */
+export type CheckCall = (
   addresses: string[],
-  request: { name: string; peerAddress: string; clientAddress: string; adminAddress: string },
-) => Promise<JoinAnswer>;
+  request: JoinRecord & { clusterId: string },
+) => Promise<void>;
 
 /** The outcome of {@linkcode establishIdentity}. */
 export interface Placement {
@@ -122,12 +138,14 @@ export function checkFormationFlags(flags: NodeFlags): void {
   memberPeers(flags, flags.peerAddress);
 }
 
-function resume(
+async function resume(
   existing: NodeIdentity,
   flags: NodeFlags,
-  peerAddress: string,
-  dataDir: string,
-): Placement {
+  record: JoinRecord,
+  check: CheckCall,
+): Promise<Placement> {
+  const { peerAddress } = record;
+  const dataDir = flags.dataDir;
   if (flags.nodeId !== "" && flags.nodeId !== existing.name) {
     throw new RangeDbError(
       ErrorCode.FAILED_PRECONDITION,
@@ -146,6 +164,17 @@ function resume(
       );
     }
     initialPeers = memberPeers(flags, peerAddress);
+  }
+  // A node restarted with --join (or --peers) must still belong to that cluster, under this
+  // incarnation: the members refuse a directory of another cluster or a node that lost its data.
+  const members = [...flags.join, ...flags.peers].filter((a) => a !== peerAddress);
+  if (members.length > 0) {
+    await check(members, {
+      ...record,
+      name: existing.name,
+      incarnation: existing.incarnation,
+      clusterId: existing.clusterId,
+    });
   }
   initialPeers.set(existing.nodeId, peerAddress);
   return { identity: existing, initialPeers, how: "resumed" };
@@ -170,23 +199,35 @@ export async function establishIdentity(
   flags: NodeFlags,
   peerAddress: string,
   addresses: { client: string; admin: string },
-  join: JoinCall,
+  calls: { join: JoinCall; check: CheckCall },
 ): Promise<Placement> {
   if (flags.nodeId !== "") validateNodeName(flags.nodeId);
   const existing = readNodeIdentity(engine);
-  if (existing !== undefined) return resume(existing, flags, peerAddress, flags.dataDir);
+  const record: JoinRecord = {
+    name: flags.nodeId !== "" ? flags.nodeId : deriveNodeName(peerAddress),
+    peerAddress,
+    clientAddress: addresses.client,
+    adminAddress: addresses.admin,
+    incarnation: existing?.incarnation ?? crypto.randomUUID(),
+  };
+  if (existing !== undefined) return await resume(existing, flags, record, calls.check);
 
-  const name = flags.nodeId !== "" ? flags.nodeId : deriveNodeName(peerAddress);
+  const { name, incarnation } = record;
   let identity: NodeIdentity;
   let initialPeers: Map<number, string>;
   let how: Placement["how"];
   if (flags.clusterInit) {
     if (flags.peers.length > 0) {
       initialPeers = memberPeers(flags, peerAddress);
+      const clusterId = clusterIdForPeers(flags.peers);
+      // A fresh directory for an initial member: if the cluster already runs and knows this
+      // name under another incarnation, this node lost its data and must not vote as before.
+      await calls.check(flags.peers.filter((a) => a !== peerAddress), { ...record, clusterId });
       identity = {
-        clusterId: clusterIdForPeers(flags.peers),
+        clusterId,
         nodeId: idOf(initialPeers, peerAddress)!,
         name,
+        incarnation,
         bootstrapVoters: [...initialPeers.keys()],
         createdAt: Date.now(),
       };
@@ -196,22 +237,19 @@ export async function establishIdentity(
         clusterId: randomClusterId(),
         nodeId: 1,
         name,
+        incarnation,
         bootstrapVoters: [1],
         createdAt: Date.now(),
       };
     }
     how = "formed";
   } else if (flags.join.length > 0) {
-    const answer = await join(flags.join, {
-      name,
-      peerAddress,
-      clientAddress: addresses.client,
-      adminAddress: addresses.admin,
-    });
+    const answer = await calls.join(flags.join, record);
     identity = {
       clusterId: answer.clusterId,
       nodeId: answer.nodeId,
       name,
+      incarnation,
       bootstrapVoters: [],
       createdAt: Date.now(),
     };

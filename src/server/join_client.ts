@@ -15,7 +15,7 @@ import {
   type JoinResponse,
   JoinResponseSchema,
 } from "../../proto/gen/rangedb/v1/peer_pb.ts";
-import type { JoinAnswer, JoinCall } from "./cluster_formation.ts";
+import type { CheckCall, JoinAnswer, JoinCall } from "./cluster_formation.ts";
 
 const JOIN_METHOD: grpc.MethodDefinition<JoinRequest, JoinResponse> = {
   path: "/rangedb.v1.Peer/Join",
@@ -106,5 +106,44 @@ export function createJoinCall(options: JoinCallOptions): JoinCall {
       `Cannot join the cluster as no member of --join admitted this node within ${timeoutMs} ms: ` +
         `last answer ${last || "none"}`,
     );
+  };
+}
+
+/** How long each member gets to answer a start-up check. */
+const CHECK_TIMEOUT_MS = 2_000;
+
+/**
+ * A {@linkcode CheckCall} over gRPC: asks every member at once (`Peer.Join` with `check_only`);
+ * members that do not answer in time are skipped, a refusal (FAILED_PRECONDITION) wins.
+ *
+ * @param logger where skipped members are noted
+ * @returns the check function used by `establishIdentity`
+ */
+export function createCheckCall(logger: Logger): CheckCall {
+  return async (addresses, record) => {
+    const request = create(JoinRequestSchema, { ...record, checkOnly: true });
+    const answers = await Promise.all(
+      addresses.map((address) =>
+        callJoin(address, request, CHECK_TIMEOUT_MS).then(
+          () => undefined,
+          (err: grpc.ServiceError) => ({ address, err }),
+        )
+      ),
+    );
+    for (const answer of answers) {
+      if (answer === undefined) continue;
+      const { address, err } = answer;
+      if (err.code === grpc.status.FAILED_PRECONDITION) {
+        throw new RangeDbError(
+          ErrorCode.FAILED_PRECONDITION,
+          `Cannot start as the member at ${address} refuses this node: ${err.details}`,
+          { cause: err },
+        );
+      }
+      logger.info("start-up check skipped a member", {
+        address,
+        error: err.details ?? err.message,
+      });
+    }
   };
 }

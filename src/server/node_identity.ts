@@ -18,6 +18,13 @@ export interface NodeIdentity {
   /** The node's name (`--node-id`). */
   name: string;
   /**
+   * A random id of this data directory, made when it was first initialised. A node that lost
+   * its data comes back with a new one, and the cluster refuses it under its old name (Raft
+   * must never count a voter that forgot its log). Empty for identities written before it
+   * existed.
+   */
+  incarnation: string;
+  /**
    * For an initial member: the node ids of all initial members, which its range 1 starts with.
    * Empty for a node that joined (it receives range 1 by snapshot).
    */
@@ -56,6 +63,7 @@ export function readNodeIdentity(engine: Engine): NodeIdentity | undefined {
     typeof parsed.clusterId === "string" && Number.isSafeInteger(parsed.nodeId) &&
     typeof parsed.createdAt === "number" &&
     (parsed.name === undefined || typeof parsed.name === "string") &&
+    (parsed.incarnation === undefined || typeof parsed.incarnation === "string") &&
     (parsed.bootstrapVoters === undefined ||
       (Array.isArray(parsed.bootstrapVoters) &&
         parsed.bootstrapVoters.every((v: unknown) => Number.isSafeInteger(v))));
@@ -65,6 +73,7 @@ export function readNodeIdentity(engine: Engine): NodeIdentity | undefined {
     nodeId: parsed.nodeId,
     // Identities written by the single-node foundation had neither field.
     name: parsed.name ?? `node-${parsed.nodeId}`,
+    incarnation: parsed.incarnation ?? "",
     bootstrapVoters: parsed.bootstrapVoters ?? [parsed.nodeId],
     createdAt: parsed.createdAt,
   };

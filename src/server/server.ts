@@ -9,6 +9,7 @@
  * @module
  */
 import * as grpc from "@grpc/grpc-js";
+import { existsSync, rmSync } from "node:fs";
 import { type Clock, SystemClock } from "../base/clock.ts";
 import type { NodeFlags } from "../base/config_flags.ts";
 import { formatHostPort, parseHostPort } from "../base/config_units.ts";
@@ -31,7 +32,7 @@ import { type AdminServer, startAdminServer } from "./admin_http.ts";
 import { clusterInfo } from "./cluster_info.ts";
 import { checkFormationFlags, establishIdentity } from "./cluster_formation.ts";
 import { lockDataDir } from "./data_dir_lock.ts";
-import { createJoinCall } from "./join_client.ts";
+import { createCheckCall, createJoinCall } from "./join_client.ts";
 import { lateStore } from "./late_store.ts";
 import { createNodeMetrics } from "./metrics.ts";
 import type { NodeIdentity } from "./node_identity.ts";
@@ -100,9 +101,18 @@ export async function startServer(
 ): Promise<RunningServer> {
   const clock = options.clock ?? new SystemClock();
   checkFormationFlags(flags);
-  const lock = await lockDataDir(flags.dataDir);
+  // Nothing is written before the listeners are bound and the directory is locked, and a
+  // directory this start created is removed again if the start fails.
+  const createdDir = !existsSync(flags.dataDir);
+  if (createdDir && !flags.clusterInit && flags.join.length === 0) {
+    throw new RangeDbError(
+      ErrorCode.FAILED_PRECONDITION,
+      `Cannot start the node as ${flags.dataDir} holds no cluster: pass --cluster-init to form ` +
+        "one (with --peers for several nodes) or --join to join a running one",
+    );
+  }
   type Cleanup = (() => Promise<void> | void) & { network?: boolean };
-  const cleanups: Cleanup[] = [() => lock.release()];
+  const cleanups: Cleanup[] = [];
   const network = (fn: () => Promise<void> | void): Cleanup => Object.assign(fn, { network: true });
   // Idempotent: each cleanup runs once, newest first.
   const runCleanups = async (keepNetwork = false) => {
@@ -115,10 +125,8 @@ export async function startServer(
       }
     }
   };
+  let started = false;
   try {
-    const engine = await openLmdbEngine(flags.dataDir);
-    cleanups.push(() => engine.close());
-
     const late = lateStore();
     let store: Store | undefined = undefined;
     const health = new HealthStatus();
@@ -127,7 +135,13 @@ export async function startServer(
     const metrics = createNodeMetrics({ node: nodeName });
     const forwarder = new Forwarder(() => clusterId);
     cleanups.push(network(() => forwarder.close()));
-    const handlers = new KvHandlers({ store: late.store, peers: forwarder, clock, logger });
+    const handlers = new KvHandlers({
+      store: late.store,
+      peers: forwarder,
+      clock,
+      logger,
+      observe: metrics.observeRequest,
+    });
     // Raft traffic that arrives before the store is open is dropped; Raft resends.
     const handler: TransportHandler = {
       receive: (from, messages) => store?.receive(from, messages),
@@ -136,11 +150,14 @@ export async function startServer(
       reportUnreachable: (nodeId) => store?.reportUnreachable(nodeId),
     };
 
+    // RaftMessages streams dialled by lower-id nodes are refused until the transport exists.
+    let raftStreams: GrpcPeerTransport | undefined = undefined;
     const peerServer = new grpc.Server(SERVER_OPTIONS);
     addHealthService(peerServer, health);
     addPeerService(peerServer, {
       clusterId: () => clusterId,
       handler,
+      raftStreams: () => raftStreams,
       forward: handlers.runForwarded.bind(handlers),
       join: createJoinHandler({ store: late.store, peers: forwarder, logger }),
       logger,
@@ -186,12 +203,17 @@ export async function startServer(
     cleanups.push(network(() => admin.close()));
     addresses.admin = formatHostPort({ host: adminHp.host, port: admin.address.port });
 
+    const lock = await lockDataDir(flags.dataDir);
+    cleanups.push(() => lock.release());
+    const engine = await openLmdbEngine(flags.dataDir);
+    cleanups.push(() => engine.close());
+
     const placement = await establishIdentity(
       engine,
       flags,
       peer,
       { client, admin: addresses.admin },
-      createJoinCall({ clock, logger }),
+      { join: createJoinCall({ clock, logger }), check: createCheckCall(logger) },
     );
     identity = placement.identity;
     clusterId = identity.clusterId;
@@ -206,13 +228,19 @@ export async function startServer(
       nodeId: identity.nodeId,
       resolve: (nodeId: number) =>
         store?.peerAddressOf(nodeId) ?? placement.initialPeers.get(nodeId),
+      peers: () => store?.nodes().map((n) => n.nodeId) ?? placement.initialPeers.keys(),
       logger: log,
       clock,
     });
     cleanups.push(network(() => transport.close()));
     store = await Store.open({
       engine,
-      identity: { clusterId, nodeId: identity.nodeId, name: identity.name },
+      identity: {
+        clusterId,
+        nodeId: identity.nodeId,
+        name: identity.name,
+        incarnation: identity.incarnation,
+      },
       self: { peerAddress: peer, clientAddress: client, adminAddress: addresses.admin },
       initialPeers: placement.initialPeers,
       transport,
@@ -222,6 +250,7 @@ export async function startServer(
     });
     const opened = store;
     transport.setHandler(handler);
+    raftStreams = transport;
     late.set(opened);
     cleanups.push(() => opened.stop());
 
@@ -229,6 +258,7 @@ export async function startServer(
     // Runs first on stop: probes report not serving while the node shuts down.
     cleanups.push(() => health.set("", false));
     log.info("node started", { ...addresses, data_dir: flags.dataDir, how: placement.how });
+    started = true;
     let graceful = false;
     return {
       identity,
@@ -246,6 +276,7 @@ export async function startServer(
     };
   } catch (err) {
     await runCleanups();
+    if (createdDir && !started) rmSync(flags.dataDir, { recursive: true, force: true });
     throw err;
   }
 }

@@ -2,10 +2,13 @@
  * The production {@linkcode Engine}: one LMDB environment per data directory (npm `lmdb`), one
  * named database per keyspace, binary keys and values.
  *
- * Writes: each batch is applied inside an lmdb-js child transaction (`childTransaction`) of the
- * asynchronous write transaction that lmdb-js's writer thread commits; batches issued while a
- * commit is under way share the next commit (group commit), and a batch that throws aborts
- * alone.
+ * Writes: a batch of plain puts and deletes (nearly every batch) is encoded at once into
+ * lmdb-js's write instructions, in one `batch()` block, which its writer thread executes in one
+ * transaction without calling back into the main thread. A batch with a range delete or a long
+ * key runs instead inside an lmdb-js child transaction (`childTransaction`) of the writer's
+ * transaction, on the main thread, and a batch that throws there aborts alone. Either way,
+ * batches issued while a commit is under way share the next commit (group commit), and every
+ * operation is checked before any is applied.
  *
  * Durability: the environment runs in lmdb-js's default "overlapping sync" mode: the writer
  * thread flushes (fdatasync) after each commit, off the main thread, and after a machine crash
@@ -107,6 +110,14 @@ function applyDeleteRange(db: KeyspaceDb, start: Uint8Array, end: Uint8Array): v
     ? Array.from(scanLogical(db, { start, end }, () => undefined), (kv) => physicalKey(kv.key))
     : Array.from(db.getKeys({ start, end }));
   for (const key of doomed) db.removeSync(key);
+}
+
+/** Whether a batch holds only puts and deletes of keys stored as themselves. */
+function isPlain(ops: BatchOp[]): boolean {
+  for (const op of ops) {
+    if (op.kind === "deleteRange" || op.key.length > LONG_KEY_PREFIX_BYTES) return false;
+  }
+  return true;
 }
 
 class LmdbSnapshot implements Snapshot {
@@ -237,9 +248,9 @@ export class LmdbEngine implements Engine {
       return Promise.reject(err);
     }
     const dbs = this.#dbs;
-    // Runs inside lmdb-js's write transaction (a child transaction of the turn's commit): a
-    // throw aborts every operation of this batch and rejects its promise.
-    const committed = this.#root.childTransaction(() => {
+    // Plain batches go as write instructions; others run inside lmdb-js's write transaction (a
+    // child transaction of the commit), where a throw aborts every operation of this batch.
+    const committed = isPlain(ops) ? this.#writePlain(ops) : this.#root.childTransaction(() => {
       for (let i = 0; i < ops.length; i++) {
         const op = ops[i];
         checkOp(op, i);
@@ -261,6 +272,28 @@ export class LmdbEngine implements Engine {
     const forget = () => this.#pending.delete(done);
     done.then(forget, forget);
     return done;
+  }
+
+  /**
+   * Writes a batch of plain puts and deletes as lmdb-js write instructions in one `batch()`
+   * block: they are encoded into lmdb-js's instruction buffer now and executed by its writer
+   * thread in one transaction, without the round trip to the main thread that a transaction
+   * callback costs. Every operation is checked before any is encoded, so a malformed one still
+   * refuses the whole batch.
+   */
+  #writePlain(ops: BatchOp[]): Promise<unknown> {
+    try {
+      for (let i = 0; i < ops.length; i++) checkOp(ops[i], i);
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    const dbs = this.#dbs;
+    return this.#root.batch(() => {
+      for (const op of ops) {
+        if (op.kind === "put") dbs[op.keyspace].put(op.key, op.value);
+        else dbs[op.keyspace].remove(op.key);
+      }
+    });
   }
 
   snapshot(): Snapshot {

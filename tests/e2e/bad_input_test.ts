@@ -1,3 +1,4 @@
+import { freePorts } from "../harness/cluster_support.ts";
 import assert from "node:assert/strict";
 import * as grpc from "@grpc/grpc-js";
 import { connect, InvalidArgumentError } from "../../src/client/mod.ts";
@@ -8,10 +9,7 @@ import { runCli, startNode } from "../harness/node_process.ts";
 const enc = new TextEncoder();
 
 function freePort(): number {
-  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const { port } = listener.addr as Deno.NetAddr;
-  listener.close();
-  return port;
+  return freePorts(1, new Set())[0];
 }
 
 function listenFlags(dir: string, peerPort = 0): string[] {

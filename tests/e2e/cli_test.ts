@@ -1,3 +1,4 @@
+import { freePorts } from "../harness/cluster_support.ts";
 import assert from "node:assert/strict";
 import { withCluster } from "../harness/cluster.ts";
 import { runCli } from "../harness/node_process.ts";
@@ -27,7 +28,10 @@ Deno.test("rangedb put, get, delete, range, batch and cas work against a 3-node 
 
     assert.equal((await runCli(["delete", "/user/1", ...e])).stdout, "OK deleted=true\n");
     const missing = await runCli(["get", "/user/1", ...e]);
-    assert.deepEqual([missing.code, missing.stderr], [1, "Key not found: /user/1\n"]);
+    assert.deepEqual(
+      [missing.code, missing.stderr],
+      [1, "rangedb: Key not found: /user/1 (NOT_FOUND)\n"],
+    );
     const missingJson = await runCli(["get", "/user/1", "-o", "json", ...e]);
     assert.equal(JSON.parse(missingJson.stdout).found, false);
 
@@ -86,9 +90,7 @@ Deno.test("rangedb refuses invalid and system keys with INVALID_ARGUMENT on stde
 });
 
 Deno.test("rangedb fails with UNAVAILABLE within --timeout when no endpoint is reachable", async () => {
-  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const address = `127.0.0.1:${(listener.addr as Deno.NetAddr).port}`;
-  listener.close();
+  const address = `127.0.0.1:${freePorts(1, new Set())[0]}`;
   const started = Date.now();
   const res = await runCli(["get", "/k", `--endpoints=${address}`, "--timeout=1s"]);
   assert.equal(res.code, 1);
@@ -107,5 +109,5 @@ Deno.test("rangedb prints help for every client command and exits 2 on usage err
   }
   const usage = await runCli(["range"]);
   assert.equal(usage.code, 2);
-  assert.match(usage.stderr, /See 'rangedb range --help'/);
+  assert.match(usage.stderr, /^rangedb: .*; see 'rangedb range --help' \(INVALID_ARGUMENT\)\n$/);
 });

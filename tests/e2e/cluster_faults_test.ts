@@ -185,6 +185,8 @@ Deno.test("TestCluster.join() adds a 4th node that catches up by snapshot and be
         async () => missingFrom(expected, await scanPrefix(one, "join", true)),
       );
       assert.deepEqual(missingFrom(expected, await scanPrefix(one, "join")), []);
+      // The log was truncated past the join point, so only a snapshot can have brought the keys.
+      assert.match(cluster.stderrOf(fourth), /"msg":"installing snapshot"/);
       await one.put("/join/after", "joined");
       // Linearizable: a serializable read on this learner may not have applied the put yet.
       assert.equal(await one.getText("/join/after"), "joined");

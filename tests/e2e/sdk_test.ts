@@ -1,3 +1,4 @@
+import { freePorts } from "../harness/cluster_support.ts";
 import assert from "node:assert/strict";
 import {
   connect,
@@ -6,6 +7,7 @@ import {
   UnavailableError,
 } from "../../src/client/mod.ts";
 import { withCluster } from "../harness/cluster.ts";
+import { runCli } from "../harness/node_process.ts";
 
 Deno.test("RangeDbClient puts, gets, deletes, scans, batches and swaps on a 3-node cluster", async () => {
   await withCluster({ nodes: 3 }, async (cluster) => {
@@ -108,12 +110,50 @@ Deno.test("RangeDbClient keeps writing through a leader kill", async () => {
 });
 
 Deno.test("connect() fails with UNAVAILABLE within its timeout when no endpoint is reachable", async () => {
-  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const address = `127.0.0.1:${(listener.addr as Deno.NetAddr).port}`;
-  listener.close();
+  const address = `127.0.0.1:${freePorts(1, new Set())[0]}`;
   const started = Date.now();
   const err = await connect({ endpoints: [address], timeoutMs: 1_000 }).catch((e) => e);
   assert.ok(err instanceof UnavailableError, String(err));
   assert.equal(err.code, ErrorCode.UNAVAILABLE);
   assert.ok(Date.now() - started < 2_000);
+});
+
+Deno.test("RangeDbClient.get() and rangedb get fail with UNAVAILABLE within the timeout without a quorum", async () => {
+  await withCluster({ nodes: 3, timeoutMs: 90_000 }, async (cluster) => {
+    await cluster.waitAllReady();
+    const before = await connect({ endpoints: cluster.clientAddresses() });
+    try {
+      await before.put("/quorum/read", "1");
+    } finally {
+      before.close();
+    }
+    const leader = await cluster.leaderIndex();
+    const survivor = [0, 1, 2].find((i) => i !== leader)!;
+    await Promise.all(
+      [0, 1, 2].filter((i) => i !== survivor).map((i) => cluster.kill(i, "SIGKILL")),
+    );
+    const endpoint = cluster.nodes[survivor].client;
+
+    const db = await connect({ endpoints: [endpoint], timeoutMs: 3_000 });
+    try {
+      const started = Date.now();
+      const err = await db.get("/quorum/read").catch((e) => e);
+      const elapsed = Date.now() - started;
+      assert.ok(err instanceof UnavailableError, String(err));
+      assert.ok(elapsed <= 4_000, `SDK get failed after ${elapsed} ms`);
+    } finally {
+      db.close();
+    }
+
+    // The CLI's own start-up time, measured, is not part of its --timeout.
+    let started = Date.now();
+    await runCli(["version"]);
+    const startup = Date.now() - started;
+    started = Date.now();
+    const cli = await runCli(["get", "/quorum/read", `--endpoints=${endpoint}`, "--timeout=3s"]);
+    const elapsed = Date.now() - started - startup;
+    assert.equal(cli.code, 1, cli.stderr);
+    assert.match(cli.stderr, /^rangedb: .*\(UNAVAILABLE\)\n$/);
+    assert.ok(elapsed <= 4_000, `rangedb get failed after ${elapsed} ms beyond start-up`);
+  });
 });

@@ -1,3 +1,4 @@
+import { freePorts } from "../harness/cluster_support.ts";
 import assert from "node:assert/strict";
 import * as grpc from "@grpc/grpc-js";
 import { FLAG_NAMES } from "../../src/base/config_flags.ts";
@@ -133,9 +134,7 @@ Deno.test("rangedb server refuses a corrupt data directory with a clear error an
 
 Deno.test("rangedb server accepts --peers naming only itself and restarts with the same flags", async () => {
   const dir = await Deno.makeTempDir({ prefix: "rangedb-e2e-" });
-  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const peer = `127.0.0.1:${(listener.addr as Deno.NetAddr).port}`;
-  listener.close();
+  const peer = `127.0.0.1:${freePorts(1, new Set())[0]}`;
   const start = () =>
     startNode(dir, { peerAddress: peer, flags: ["--cluster-init", `--peers=${peer}`] });
   try {

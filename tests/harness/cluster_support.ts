@@ -46,16 +46,26 @@ export async function getJson(
   }
 }
 
-/** Picks `count` distinct free loopback ports (all held open until every one is picked). */
+/**
+ * Picks `count` distinct free loopback ports (all held open until every one is picked), at random
+ * below the kernel's ephemeral range (32768 and up on Linux): a port the kernel hands to another
+ * process's outgoing connection or `:0` listener in the moment between picking and the server's
+ * bind would make that server fail with EADDRINUSE, and parallel test files do exactly that.
+ */
 export function freePorts(count: number, taken: Set<number>): number[] {
   const listeners: Deno.TcpListener[] = [];
   const ports: number[] = [];
   try {
     while (ports.length < count) {
-      const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-      listeners.push(listener);
-      const port = (listener.addr as Deno.NetAddr).port;
+      const port = 10_000 + Math.floor(Math.random() * 22_000);
       if (taken.has(port)) continue;
+      let listener: Deno.TcpListener;
+      try {
+        listener = Deno.listen({ hostname: "127.0.0.1", port });
+      } catch {
+        continue;
+      }
+      listeners.push(listener);
       taken.add(port);
       ports.push(port);
     }

@@ -58,7 +58,7 @@ Deno.test("runClientCommand() runs put, get, delete and a missing get", async ()
     assert.deepEqual(await cli(["get", "/user/1", ...e]), {
       code: 1,
       stdout: "",
-      stderr: "Key not found: /user/1\n",
+      stderr: "rangedb: Key not found: /user/1 (NOT_FOUND)\n",
     });
     const missing = await cli(["get", "/user/1", "-o", "json", ...e]);
     assert.equal(missing.code, 1);
@@ -161,6 +161,16 @@ Deno.test("runClientCommand() prints help and usage errors without connecting", 
   assert.equal(usage.code, 2);
   assert.equal(
     usage.stderr,
-    "rangedb: Cannot run 'put' as it takes 2 arguments: got 1\nSee 'rangedb put --help'.\n",
+    "rangedb: Cannot run 'put' as it takes 2 arguments: got 1; see 'rangedb put --help' (INVALID_ARGUMENT)\n",
   );
+  const unknown = await cli(["frobnicate", "/a"]);
+  assert.deepEqual([unknown.code, unknown.stderr.split("\n").length], [2, 2]);
+  for (const words of [["admin"], ["admin", "node"]]) {
+    const group = await cli([...words, "--help"]);
+    assert.equal(group.code, 0, words.join(" "));
+    assert.match(group.stdout, /rangedb admin node list/, words.join(" "));
+    if (words.length === 2) assert.doesNotMatch(group.stdout, /cluster status/);
+  }
+  const adminHelp = await cli(["admin", "node", "list", "--help"]);
+  assert.match(adminHelp.stdout, /^Usage: rangedb admin node list/);
 });

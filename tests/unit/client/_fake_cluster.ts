@@ -1,7 +1,8 @@
 /**
  * Fake RangeDB nodes for SDK tests: real gRPC servers on 127.0.0.1 port 0 serving the KV and
  * Admin methods from one shared in-memory map, recording every call. Tests script failures by
- * replacing a node's handler for a method.
+ * replacing a node's handler for a method (a handler may return a promise, e.g. one that never
+ * settles to model a node that does not answer).
  *
  * @module
  */
@@ -59,6 +60,8 @@ export interface FakeNode {
   readonly handlers: Partial<Record<MethodName, Handler>>;
   /** Set when a Range stream was cancelled by the client. */
   rangeCancelled: boolean;
+  /** Stop sending a Range stream after its first chunk (a server that hangs). */
+  rangeStallAfterFirst: boolean;
 }
 
 /** Fake nodes sharing one store. */
@@ -67,6 +70,8 @@ export class FakeCluster {
   readonly store = new Map<string, { value: Uint8Array; version: bigint }>();
   /** Index of the node ClusterStatus names as leader; -1: none. */
   leader = 0;
+  /** The client address ClusterStatus gives the leader instead of its real one. */
+  advertisedLeaderAddress: string | undefined;
   /** Pairs per Range chunk. */
   chunkSize = 2;
   #version = 100n;
@@ -148,7 +153,9 @@ export class FakeCluster {
       create(NodeStatusSchema, {
         name: `node${i + 1}`,
         nodeId: BigInt(i + 1),
-        clientAddress: n.address,
+        clientAddress: i === this.leader && this.advertisedLeaderAddress !== undefined
+          ? this.advertisedLeaderAddress
+          : n.address,
         role: "voter",
         leader: i === this.leader,
         reachable: true,
@@ -179,7 +186,13 @@ export class FakeCluster {
 
   async #startNode(): Promise<void> {
     const server = new grpc.Server();
-    const node: FakeNode = { address: "", calls: [], handlers: {}, rangeCancelled: false };
+    const node: FakeNode = {
+      address: "",
+      calls: [],
+      handlers: {},
+      rangeCancelled: false,
+      rangeStallAfterFirst: false,
+    };
     const defaults = this.#defaults();
     const impl: grpc.UntypedServiceImplementation = {};
     for (const name of Object.keys(RANGEDB_METHODS) as MethodName[]) {
@@ -189,11 +202,9 @@ export class FakeCluster {
         callback: grpc.sendUnaryData<unknown>,
       ) => {
         node.calls.push({ method: name, request: call.request });
-        try {
-          callback(null, (node.handlers[name] ?? defaults[name])(call.request));
-        } catch (err) {
-          callback(err as grpc.ServiceError);
-        }
+        Promise.resolve()
+          .then(() => (node.handlers[name] ?? defaults[name])(call.request))
+          .then((res) => callback(null, res), (err) => callback(err as grpc.ServiceError));
       };
     }
     impl.Range = async (call: grpc.ServerWritableStream<RangeRequest, unknown>) => {
@@ -208,6 +219,10 @@ export class FakeCluster {
       for (const chunk of this.#rangeChunks(call.request)) {
         if (call.cancelled) return;
         if (!call.write(chunk)) await new Promise((r) => call.once("drain", r));
+        if (node.rangeStallAfterFirst) {
+          await new Promise((r) => call.once("cancelled", r));
+          return;
+        }
         await new Promise((r) => setTimeout(r, 5));
       }
       call.end();

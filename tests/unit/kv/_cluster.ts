@@ -26,6 +26,8 @@ export class InProcessNetwork {
   readonly cut = new Set<string>();
   readonly #timers = new Set<ReturnType<typeof setTimeout>>();
   snapshotsSent = 0;
+  /** Drops the messages it returns true for. */
+  drop: ((from: number, to: number, m: RangeMessage["message"]) => boolean) | undefined;
 
   /** Cuts both directions between `a` and every node of `others`. */
   isolate(a: number, others: number[]): void {
@@ -56,7 +58,8 @@ export class InProcessNetwork {
           this.#later(() => this.handlers.get(from)?.reportUnreachable(to));
           return;
         }
-        const copy = structuredClone(messages);
+        const kept = messages.filter((m) => !this.drop?.(from, to, m.message));
+        const copy = structuredClone(kept);
         this.#later(() => {
           if (this.cut.has(`${from}>${to}`)) return;
           this.handlers.get(to)?.receive(from, copy);
@@ -126,6 +129,10 @@ export class TestCluster {
   readonly stores = new Map<number, Store>();
   readonly initialPeers = new Map<number, string>();
   readonly clock = new SystemClock();
+  /** Nodes whose engine refuses every batch write (as if the disk failed before the fsync). */
+  readonly failWrites = new Set<number>();
+  /** Nodes whose batches with MVCC data wait for the promise before they are written. */
+  readonly holdDataWrites = new Map<number, Promise<void>>();
 
   /** Creates the data dirs of nodes `1..n` and bootstraps them as the initial voters. */
   static async create(n: number): Promise<TestCluster> {
@@ -151,10 +158,26 @@ export class TestCluster {
     }
     const engine = await openLmdbEngine(dir);
     this.engines.set(id, engine);
+    const write: Engine["write"] = async (batch, options) => {
+      if (this.failWrites.has(id)) {
+        throw new Error(`Cannot write batch as the test failed node ${id}'s disk`);
+      }
+      const hold = this.holdDataWrites.get(id);
+      const ops = (batch as unknown as { ops: { keyspace: string }[] }).ops;
+      if (hold !== undefined && ops.some((op) => op.keyspace === "data")) await hold;
+      await engine.write(batch, options);
+    };
+    const failing = new Proxy(engine, {
+      get(target, prop) {
+        if (prop === "write") return write;
+        const v = Reflect.get(target, prop, target);
+        return typeof v === "function" ? v.bind(target) : v;
+      },
+    });
     const level = (Deno.env.get("KV_TEST_LOG") ?? "error") as LogLevel;
     const store = await Store.open({
-      engine,
-      identity: { clusterId: "test", nodeId: id, name: `node-${id}` },
+      engine: failing,
+      identity: { clusterId: "test", nodeId: id, name: `node-${id}`, incarnation: `inc-${id}` },
       self: {
         peerAddress: `node-${id}:peer`,
         clientAddress: `node-${id}:client`,

@@ -2,16 +2,28 @@ import assert from "node:assert/strict";
 import { createLogger } from "../../../src/base/logger.ts";
 import { MAX_TIMESTAMP } from "../../../src/base/key_encoding.ts";
 import { MvccBatch, mvccGet } from "../../../src/mvcc/mod.ts";
-import { type Entry, EntryType, type RawNode } from "../../../src/raft/mod.ts";
+import {
+  ConfChangeTransition,
+  ConfChangeType,
+  encodeConfChange,
+  type Entry,
+  EntryType,
+  RaftError,
+  type RawNode,
+} from "../../../src/raft/mod.ts";
 import { type Engine, openLmdbEngine } from "../../../src/storage/mod.ts";
 import {
   type CommandResult,
+  decodeNodeRecord,
   encodeCommand,
+  encodeProposalId,
   newAppliedState,
   newCommand,
   newDescriptor,
+  newNodeRecord,
   type RangeAppliedState,
 } from "../../../src/kv/command.ts";
+import { systemKeys } from "../../../src/kv/keys.ts";
 import {
   applyEntries,
   DEDUPE_RETENTION_MS,
@@ -160,5 +172,100 @@ Deno.test("applyEntries() applies a request id once and forgets it after the ret
     assert.ok(a.results[3].version > a.results[2].version, "an expired request id applies again");
     const got = mvccGet(one, b("/d"), MAX_TIMESTAMP);
     assert.equal(got.status === "found" ? s(got.value) : undefined, "third");
+  });
+});
+
+const node = (body: "addNode" | "upsertNode", name: string, incarnation: string): Body => ({
+  case: body,
+  value: {
+    record: newNodeRecord({
+      name,
+      nodeId: 0,
+      peerAddress: `${name}:peer`,
+      clientAddress: `${name}:client`,
+      adminAddress: `${name}:admin`,
+      updatedAtMs: 0,
+      incarnation,
+    }),
+  },
+});
+
+function recorded(engine: Engine, name: string) {
+  const got = mvccGet(engine, systemKeys.node(name), MAX_TIMESTAMP);
+  return got.status === "found" ? decodeNodeRecord(got.value) : undefined;
+}
+
+Deno.test("applyEntries() refuses AddNode and UpsertNode of a name recorded with another incarnation", async () => {
+  const t = 100 * MIN;
+  const log = [
+    entry(2, t, node("addNode", "n4", "inc-a")),
+    entry(3, t, node("addNode", "n4", "inc-a")),
+    entry(4, t, node("addNode", "n4", "inc-wiped")),
+    entry(5, t, node("upsertNode", "n4", "inc-wiped")),
+    entry(6, t, node("addNode", "n5", "inc-c")),
+  ];
+  await withEngines(2, async ([one, two]) => {
+    const { results, st } = await applyAll(one, log, 1);
+    await applyAll(two, log, log.length);
+    assert.deepEqual(dump(one), dump(two));
+    assert.equal(results[0].nodeId, 4n);
+    assert.equal(results[1].nodeId, 4n, "the same incarnation joins again idempotently");
+    for (const r of [results[2], results[3]]) {
+      assert.equal(r.errorCode, "FAILED_PRECONDITION");
+      assert.match(r.errorMessage, /^Cannot admit node n4 as a member of that name exists/);
+    }
+    assert.equal(results[4].nodeId, 5n, "a refused AddNode takes no id");
+    assert.equal(st.nextNodeId, 6n);
+    assert.equal(recorded(one, "n4")?.incarnation, "inc-a", "the old member's record stays");
+  });
+});
+
+Deno.test("applyEntries() treats a record without an incarnation as any incarnation", async () => {
+  const t = 100 * MIN;
+  const log = [
+    entry(2, t, node("upsertNode", "n1", "")),
+    entry(3, t, node("addNode", "n1", "inc-new")),
+    entry(4, t, node("upsertNode", "n1", "inc-new")),
+  ];
+  await withEngines(1, async ([one]) => {
+    const { results } = await applyAll(one, log, 1);
+    assert.deepEqual(results.map((r) => r.errorCode), ["", "", ""]);
+    assert.equal(recorded(one, "n1")?.incarnation, "inc-new");
+  });
+});
+
+Deno.test("applyEntries() answers a conf change Raft refuses with an error result", async () => {
+  const refusing = {
+    applyConfChange() {
+      throw new RaftError(
+        "ErrInvalidConfChange",
+        "Cannot apply the change as it removes all voters",
+      );
+    },
+  } as unknown as RawNode;
+  const cc = encodeConfChange({
+    transition: ConfChangeTransition.Auto,
+    changes: [{ type: ConfChangeType.RemoveNode, nodeId: 1 }],
+    context: encodeProposalId(1, 77),
+  });
+  await withEngines(1, ([engine]) => {
+    const batch = engine.batch();
+    const out = applyEntries({ rangeId: 1, raw: refusing }, initial(), [
+      { index: 2, term: 2, type: EntryType.ConfChange, data: cc },
+    ], {
+      engine,
+      batch,
+      mvcc: new MvccBatch(engine, batch),
+      nodeId: 1,
+      dedupe: new Map<string, DedupeEntry | undefined>(),
+      logger: createLogger({ level: "error" }),
+    });
+    assert.equal(out.results.length, 1);
+    assert.equal(out.results[0].seq, 77);
+    assert.equal(out.results[0].result.errorCode, "FAILED_PRECONDITION");
+    assert.match(out.results[0].result.errorMessage, /removes all voters$/);
+    assert.equal(out.applied.appliedIndex, 2n);
+    assert.equal(out.applied.descriptor?.generation, 1n, "the descriptor is unchanged");
+    return Promise.resolve();
   });
 });

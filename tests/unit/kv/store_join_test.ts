@@ -22,6 +22,7 @@ Deno.test("Store.join() adds a 4th store that catches up by snapshot after log t
       peerAddress: "node-4:peer",
       clientAddress: "node-4:client",
       adminAddress: "node-4:admin",
+      incarnation: "inc-4",
     });
     assert.equal(joined.nodeId, 4);
     assert.equal(joined.clusterId, "test");
@@ -45,6 +46,7 @@ Deno.test("Store.join() adds a 4th store that catches up by snapshot after log t
       peerAddress: "node-4:peer",
       clientAddress: "node-4:client",
       adminAddress: "node-4:admin",
+      incarnation: "inc-4",
     });
     assert.equal(again.nodeId, 4, "join is idempotent by name");
     await leader.put(b("/after-join"), b("1"));

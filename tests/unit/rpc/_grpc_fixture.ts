@@ -105,6 +105,7 @@ export function fakeStore(overrides: Partial<KvStore> & { nodeId?: number } = {}
     batch: unsupported,
     compareAndSwap: unsupported,
     join: unsupported,
+    checkMember: unsupported,
     leaderNodeId: () => 0,
     isReady: () => true,
     nodes: () => [],

@@ -1,7 +1,8 @@
 import assert from "node:assert/strict";
 import { parseNodeFlags } from "../../../src/base/config_flags.ts";
-import { ErrorCode, isRangeDbError } from "../../../src/base/errors.ts";
+import { ErrorCode, isRangeDbError, RangeDbError } from "../../../src/base/errors.ts";
 import {
+  type CheckCall,
   clusterIdForPeers,
   deriveNodeName,
   establishIdentity,
@@ -14,7 +15,10 @@ import { readNodeIdentity } from "../../../src/server/node_identity.ts";
 import { openLmdbEngine } from "../../../src/storage/mod.ts";
 
 const PEERS = ["127.0.0.1:7082", "127.0.0.1:7080", "127.0.0.1:7081"];
-const noJoin: JoinCall = () => Promise.reject(new Error("join must not be called"));
+const noJoin = {
+  join: (() => Promise.reject(new Error("join must not be called"))) as JoinCall,
+  check: (() => Promise.resolve()) as CheckCall,
+};
 const addresses = { client: "127.0.0.1:1", admin: "127.0.0.1:2" };
 
 async function withEngine(fn: (dir: string) => Promise<void>): Promise<void> {
@@ -135,16 +139,34 @@ Deno.test("establishIdentity() joins with the answer of a member", async () => {
         });
       };
       const joinFlags = flags(dir, ["--join=127.0.0.1:7080", "--node-id=n4"]);
-      const joined = await establishIdentity(engine, joinFlags, "127.0.0.1:7084", addresses, join);
+      const checks: string[][] = [];
+      const calls = {
+        join,
+        check: ((members) => {
+          checks.push(members);
+          return Promise.resolve();
+        }) as CheckCall,
+      };
+      const joined = await establishIdentity(engine, joinFlags, "127.0.0.1:7084", addresses, calls);
       assert.equal(joined.how, "joined");
       assert.deepEqual(asked, [["127.0.0.1:7080"]]);
       assert.equal(joined.identity.nodeId, 4);
       assert.equal(joined.identity.name, "n4");
       assert.deepEqual(joined.identity.bootstrapVoters, []);
       assert.equal(joined.initialPeers.get(4), "127.0.0.1:7084");
-      const resumed = await establishIdentity(engine, joinFlags, "127.0.0.1:7084", addresses, join);
+      assert.equal(typeof joined.identity.incarnation, "string");
+      assert.equal(joined.identity.incarnation.length, 36);
+      const resumed = await establishIdentity(
+        engine,
+        joinFlags,
+        "127.0.0.1:7084",
+        addresses,
+        calls,
+      );
       assert.equal(resumed.how, "resumed");
       assert.equal(asked.length, 1, "a restart does not join again");
+      assert.deepEqual(checks, [["127.0.0.1:7080"]], "a restart checks in with the members");
+      assert.equal(resumed.identity.incarnation, joined.identity.incarnation);
     } finally {
       await engine.close();
     }
@@ -170,6 +192,29 @@ Deno.test("lockDataDir() refuses a second holder", async () => {
       assert.match(out, /locked by another process/);
     } finally {
       lock.release();
+    }
+  });
+});
+
+Deno.test("establishIdentity() refuses to form or resume when a member objects, writing nothing", async () => {
+  await withEngine(async (dir) => {
+    const engine = await openLmdbEngine(dir);
+    try {
+      const refuse = {
+        join: noJoin.join,
+        check: (() =>
+          Promise.reject(
+            new RangeDbError(ErrorCode.FAILED_PRECONDITION, "name taken by another incarnation"),
+          )) as CheckCall,
+      };
+      const init = flags(dir, ["--cluster-init", `--peers=${PEERS.join(",")}`]);
+      await assert.rejects(
+        establishIdentity(engine, init, "127.0.0.1:7081", addresses, refuse),
+        (e) => isRangeDbError(e, ErrorCode.FAILED_PRECONDITION),
+      );
+      assert.equal(readNodeIdentity(engine), undefined, "nothing written");
+    } finally {
+      await engine.close();
     }
   });
 });

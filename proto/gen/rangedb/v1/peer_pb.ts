@@ -15,10 +15,12 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file rangedb/v1/peer.proto.
  */
 export const file_rangedb_v1_peer: GenFile = /*@__PURE__*/
-  fileDesc("ChVyYW5nZWRiL3YxL3BlZXIucHJvdG8SCnJhbmdlZGIudjEiVgoTUmFmdE1lc3NhZ2VzUmVxdWVzdBISCgpjbHVzdGVyX2lkGAEgASgJEisKBWJhdGNoGAIgASgLMhwucmFuZ2VkYi52MS5SYWZ0TWVzc2FnZUJhdGNoIjAKFFJhZnRNZXNzYWdlc1Jlc3BvbnNlEhgKEGJhdGNoZXNfcmVjZWl2ZWQYASABKAQilwIKD1NuYXBzaG90UmVxdWVzdBIyCgZoZWFkZXIYASABKAsyIi5yYW5nZWRiLnYxLlNuYXBzaG90UmVxdWVzdC5IZWFkZXISKgoHZW50cmllcxgCIAMoCzIZLnJhbmdlZGIudjEuU25hcHNob3RFbnRyeRIMCgRkb25lGAMgASgIGpUBCgZIZWFkZXISEgoKY2x1c3Rlcl9pZBgBIAEoCRIUCgxmcm9tX25vZGVfaWQYAiABKAQSEgoKdG9fbm9kZV9pZBgDIAEoBBIQCghyYW5nZV9pZBgEIAEoBBIkCgdtZXNzYWdlGAUgASgLMhMucmFuZ2VkYi52MS5NZXNzYWdlEhUKDWFwcGxpZWRfc3RhdGUYBiABKAwiPQoNU25hcHNob3RFbnRyeRIQCghrZXlzcGFjZRgBIAEoCRILCgNrZXkYAiABKAwSDQoFdmFsdWUYAyABKAwiJAoQU25hcHNob3RSZXNwb25zZRIQCghhY2NlcHRlZBgBIAEoCCJFCg5Gb3J3YXJkUmVxdWVzdBISCgpjbHVzdGVyX2lkGAEgASgJEg4KBm1ldGhvZBgCIAEoCRIPCgdyZXF1ZXN0GAMgASgMIiMKD0ZvcndhcmRSZXNwb25zZRIQCghyZXNwb25zZRgBIAEoDCJ0CgtKb2luUmVxdWVzdBIMCgRuYW1lGAEgASgJEhQKDHBlZXJfYWRkcmVzcxgCIAEoCRIWCg5jbGllbnRfYWRkcmVzcxgDIAEoCRIVCg1hZG1pbl9hZGRyZXNzGAQgASgJEhIKCmNsdXN0ZXJfaWQYBSABKAkirgEKDEpvaW5SZXNwb25zZRISCgpjbHVzdGVyX2lkGAEgASgJEg8KB25vZGVfaWQYAiABKAQSQwoOcGVlcl9hZGRyZXNzZXMYAyADKAsyKy5yYW5nZWRiLnYxLkpvaW5SZXNwb25zZS5QZWVyQWRkcmVzc2VzRW50cnkaNAoSUGVlckFkZHJlc3Nlc0VudHJ5EgsKA2tleRgBIAEoBBINCgV2YWx1ZRgCIAEoCToCOAEypQIKBFBlZXISVQoMUmFmdE1lc3NhZ2VzEh8ucmFuZ2VkYi52MS5SYWZ0TWVzc2FnZXNSZXF1ZXN0GiAucmFuZ2VkYi52MS5SYWZ0TWVzc2FnZXNSZXNwb25zZSgBMAESRwoIU25hcHNob3QSGy5yYW5nZWRiLnYxLlNuYXBzaG90UmVxdWVzdBocLnJhbmdlZGIudjEuU25hcHNob3RSZXNwb25zZSgBEkIKB0ZvcndhcmQSGi5yYW5nZWRiLnYxLkZvcndhcmRSZXF1ZXN0GhsucmFuZ2VkYi52MS5Gb3J3YXJkUmVzcG9uc2USOQoESm9pbhIXLnJhbmdlZGIudjEuSm9pblJlcXVlc3QaGC5yYW5nZWRiLnYxLkpvaW5SZXNwb25zZWIGcHJvdG8z", [file_rangedb_v1_raft]);
+  fileDesc("ChVyYW5nZWRiL3YxL3BlZXIucHJvdG8SCnJhbmdlZGIudjEiVgoTUmFmdE1lc3NhZ2VzUmVxdWVzdBISCgpjbHVzdGVyX2lkGAEgASgJEisKBWJhdGNoGAIgASgLMhwucmFuZ2VkYi52MS5SYWZ0TWVzc2FnZUJhdGNoIl0KFFJhZnRNZXNzYWdlc1Jlc3BvbnNlEhgKEGJhdGNoZXNfcmVjZWl2ZWQYASABKAQSKwoFYmF0Y2gYAiABKAsyHC5yYW5nZWRiLnYxLlJhZnRNZXNzYWdlQmF0Y2gilwIKD1NuYXBzaG90UmVxdWVzdBIyCgZoZWFkZXIYASABKAsyIi5yYW5nZWRiLnYxLlNuYXBzaG90UmVxdWVzdC5IZWFkZXISKgoHZW50cmllcxgCIAMoCzIZLnJhbmdlZGIudjEuU25hcHNob3RFbnRyeRIMCgRkb25lGAMgASgIGpUBCgZIZWFkZXISEgoKY2x1c3Rlcl9pZBgBIAEoCRIUCgxmcm9tX25vZGVfaWQYAiABKAQSEgoKdG9fbm9kZV9pZBgDIAEoBBIQCghyYW5nZV9pZBgEIAEoBBIkCgdtZXNzYWdlGAUgASgLMhMucmFuZ2VkYi52MS5NZXNzYWdlEhUKDWFwcGxpZWRfc3RhdGUYBiABKAwiPQoNU25hcHNob3RFbnRyeRIQCghrZXlzcGFjZRgBIAEoCRILCgNrZXkYAiABKAwSDQoFdmFsdWUYAyABKAwiJAoQU25hcHNob3RSZXNwb25zZRIQCghhY2NlcHRlZBgBIAEoCCJFCg5Gb3J3YXJkUmVxdWVzdBISCgpjbHVzdGVyX2lkGAEgASgJEg4KBm1ldGhvZBgCIAEoCRIPCgdyZXF1ZXN0GAMgASgMIiMKD0ZvcndhcmRSZXNwb25zZRIQCghyZXNwb25zZRgBIAEoDCKdAQoLSm9pblJlcXVlc3QSDAoEbmFtZRgBIAEoCRIUCgxwZWVyX2FkZHJlc3MYAiABKAkSFgoOY2xpZW50X2FkZHJlc3MYAyABKAkSFQoNYWRtaW5fYWRkcmVzcxgEIAEoCRISCgpjbHVzdGVyX2lkGAUgASgJEhIKCmNoZWNrX29ubHkYBiABKAgSEwoLaW5jYXJuYXRpb24YByABKAkirgEKDEpvaW5SZXNwb25zZRISCgpjbHVzdGVyX2lkGAEgASgJEg8KB25vZGVfaWQYAiABKAQSQwoOcGVlcl9hZGRyZXNzZXMYAyADKAsyKy5yYW5nZWRiLnYxLkpvaW5SZXNwb25zZS5QZWVyQWRkcmVzc2VzRW50cnkaNAoSUGVlckFkZHJlc3Nlc0VudHJ5EgsKA2tleRgBIAEoBBINCgV2YWx1ZRgCIAEoCToCOAEypQIKBFBlZXISVQoMUmFmdE1lc3NhZ2VzEh8ucmFuZ2VkYi52MS5SYWZ0TWVzc2FnZXNSZXF1ZXN0GiAucmFuZ2VkYi52MS5SYWZ0TWVzc2FnZXNSZXNwb25zZSgBMAESRwoIU25hcHNob3QSGy5yYW5nZWRiLnYxLlNuYXBzaG90UmVxdWVzdBocLnJhbmdlZGIudjEuU25hcHNob3RSZXNwb25zZSgBEkIKB0ZvcndhcmQSGi5yYW5nZWRiLnYxLkZvcndhcmRSZXF1ZXN0GhsucmFuZ2VkYi52MS5Gb3J3YXJkUmVzcG9uc2USOQoESm9pbhIXLnJhbmdlZGIudjEuSm9pblJlcXVlc3QaGC5yYW5nZWRiLnYxLkpvaW5SZXNwb25zZWIGcHJvdG8z", [file_rangedb_v1_raft]);
 
 /**
- * One message of a RaftMessages stream: the batch of one scheduler turn for the receiving node.
+ * One message the dialling node writes on a RaftMessages stream: the batch of one scheduler turn
+ * for the accepting node. The first one is a hello whose batch names both nodes and carries no
+ * messages.
  *
  * @generated from message rangedb.v1.RaftMessagesRequest
  */
@@ -44,15 +46,23 @@ export const RaftMessagesRequestSchema: GenMessage<RaftMessagesRequest> = /*@__P
   messageDesc(file_rangedb_v1_peer, 0);
 
 /**
- * Sent by the receiving side of a RaftMessages stream (reserved for flow control; empty today).
+ * One message the accepting node writes on a RaftMessages stream: the batch of one scheduler turn
+ * for the dialling node.
  *
  * @generated from message rangedb.v1.RaftMessagesResponse
  */
 export type RaftMessagesResponse = Message<"rangedb.v1.RaftMessagesResponse"> & {
   /**
+   * Unused (reserved for flow control).
+   *
    * @generated from field: uint64 batches_received = 1;
    */
   batchesReceived: bigint;
+
+  /**
+   * @generated from field: rangedb.v1.RaftMessageBatch batch = 2;
+   */
+  batch?: RaftMessageBatch | undefined;
 };
 
 /**
@@ -269,6 +279,23 @@ export type JoinRequest = Message<"rangedb.v1.JoinRequest"> & {
    * @generated from field: string cluster_id = 5;
    */
   clusterId: string;
+
+  /**
+   * Only check, from the answering member's applied state, that the node may take part: the
+   * cluster id (when given) is this cluster's, and no member of that name exists with another
+   * incarnation. Nothing is written. Used on start by nodes that resume or form a cluster.
+   *
+   * @generated from field: bool check_only = 6;
+   */
+  checkOnly: boolean;
+
+  /**
+   * A random id of the node's data directory, made when it was first initialised: a node that
+   * lost its data comes back with a new one and is refused under its old name.
+   *
+   * @generated from field: string incarnation = 7;
+   */
+  incarnation: string;
 };
 
 /**
@@ -314,8 +341,12 @@ export const JoinResponseSchema: GenMessage<JoinResponse> = /*@__PURE__*/
  */
 export const Peer: GenService<{
   /**
-   * One long-lived stream per ordered node pair: the dialling node sends everything its raft
-   * scheduler has for the other node, one batch per scheduler turn.
+   * One long-lived stream per node pair, dialled by the node with the lower node id and written by
+   * both: each side sends everything its raft scheduler has for the other node, one batch per
+   * scheduler turn (the dialler as requests, the acceptor as responses). The acceptor refuses,
+   * with FAILED_PRECONDITION, a stream of another cluster, addressed to another node, or dialled
+   * by a node whose id is not lower than its own; a newer stream from the same node replaces an
+   * older one.
    *
    * @generated from rpc rangedb.v1.Peer.RaftMessages
    */

@@ -1,0 +1,43 @@
+import assert from "node:assert/strict";
+import { ManualClock } from "../../../src/base/clock.ts";
+import { createLogger } from "../../../src/base/logger.ts";
+import { newCommand } from "../../../src/kv/command.ts";
+import { NO_METRICS } from "../../../src/kv/metrics.ts";
+import { Replica } from "../../../src/kv/replica.ts";
+import { openLmdbEngine } from "../../../src/storage/mod.ts";
+
+Deno.test("Replica.propose() does not reuse a sequence after a restart with the clock stepped back", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "rangedb-replica-" });
+  const engine = await openLmdbEngine(dir);
+  try {
+    const seqs: bigint[] = [];
+    // Two runs of the same node; the second starts with its clock where the first one started.
+    for (let run = 0; run < 2; run++) {
+      const replica = new Replica(
+        {
+          engine,
+          nodeId: 1,
+          clock: new ManualClock({ now: 1_700_000_000_000 }),
+          logger: createLogger({ level: "error" }),
+          metrics: NO_METRICS,
+          electionTick: 10,
+          heartbeatTick: 1,
+          random: Math.random,
+          wake: () => {},
+        },
+        1,
+        undefined,
+      );
+      const cmd = newCommand({ body: { case: "tsoReserve", value: { upToWallMs: 1n } } });
+      const proposed = replica.propose(cmd, 0, false).catch(() => undefined);
+      seqs.push(cmd.proposalSeq);
+      replica.close(new Error("closed"));
+      await proposed;
+    }
+    assert.notEqual(seqs[0], seqs[1]);
+    for (const seq of seqs) assert.ok(seq > 0n && seq <= 2n ** 52n);
+  } finally {
+    await engine.close();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
