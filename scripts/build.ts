@@ -25,8 +25,15 @@ function devOnlyPaths(): string[] {
   const dev = Object.entries(lock.packages)
     .filter(([path, entry]) => path.startsWith("node_modules/") && entry.dev === true)
     .map(([path]) => path);
-  return ["node_modules/.bin", ...dev];
+  return ["node_modules/.bin", ...dev, ...RUNTIME_PACKAGE_FIXTURES];
 }
+
+/**
+ * Test and example folders of runtime packages that are never loaded and that `deno compile`
+ * 2.9 cannot embed: bintrees' test fixtures (prom-client depends on bintrees) overflow the
+ * compiler's stack.
+ */
+const RUNTIME_PACKAGE_FIXTURES = ["node_modules/bintrees/test", "node_modules/bintrees/examples"];
 
 const HOST_TARGET = `${Deno.build.arch}-${
   Deno.build.os === "darwin"

@@ -151,6 +151,29 @@ Deno.test("rangedb server refuses a data directory of another cluster and leaves
   });
 });
 
+Deno.test("rangedb server refuses --join with a data directory of another cluster", async () => {
+  await withTempDir(async (dir) => {
+    await withTempDir(async (otherDir) => {
+      const first = await startNode(dir, { flags: ["--cluster-init"] });
+      assert.equal(await first.stop(), 0);
+      const before = await contents(dir);
+      const otherPeer = `127.0.0.1:${freePort()}`;
+      const other = await startNode(otherDir, {
+        peerAddress: otherPeer,
+        flags: ["--cluster-init"],
+      });
+      try {
+        const out = await runCli(["server", ...listenFlags(dir), `--join=${otherPeer}`]);
+        assert.equal(out.code, 1, out.stderr);
+        assert.match(refusal(out.stderr), /another cluster/);
+        assert.deepEqual(await contents(dir), before, "the data directory is unchanged");
+      } finally {
+        await other.stop();
+      }
+    });
+  });
+});
+
 Deno.test("rangedb server refuses a --peers list without its own peer address", async () => {
   await withTempDir(async (dir) => {
     const peerPort = freePort();
