@@ -18,7 +18,7 @@ import type { Clock } from "../base/clock.ts";
 import { ErrorCode, RangeDbError } from "../base/errors.ts";
 import type { Logger } from "../base/logger.ts";
 import { MvccBatch } from "../mvcc/mod.ts";
-import { MessageType, type Ready, StateType } from "../raft/mod.ts";
+import { MessageType, type Ready } from "../raft/mod.ts";
 import type { Engine } from "../storage/mod.ts";
 import type { DedupeEntry } from "./replica_apply.ts";
 import type { StoreMetrics } from "./metrics.ts";
@@ -165,7 +165,7 @@ export class RaftScheduler {
    * counts its own entries toward commit only after `advance()`, that is after its fsync, so an
    * entry acknowledged by followers is committed only once a quorum has it on disk even if the
    * leader crashes before its write; and the term and vote these messages carry were persisted
-   * before the node could win its election. Votes, responses and snapshots still wait for the
+   * by an earlier turn, as the replica was already leader before this Ready. Votes, responses and snapshots still wait for the
    * write. The early messages are removed from their Ready.
    *
    * @returns how many Readies have no messages left
@@ -174,9 +174,10 @@ export class RaftScheduler {
     let empty = 0;
     const early = new Map<number, RangeMessage[]>();
     for (const [r, rd] of readies) {
-      const leading = rd.softState !== undefined
-        ? rd.softState.raftState === StateType.Leader
-        : r.isLeader;
+      // Only a replica that led before this Ready: the Ready in which a node becomes leader may
+      // carry its new term and vote (a single voter wins inside one step), which are not on disk
+      // until this batch is written, and no message may claim them before that.
+      const leading = rd.softState === undefined && r.isLeader;
       if (leading && rd.messages.length > 0) {
         const rest = [];
         for (const message of rd.messages) {

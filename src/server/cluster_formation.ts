@@ -11,7 +11,13 @@ import type { NodeFlags } from "../base/config_flags.ts";
 import { ErrorCode, RangeDbError } from "../base/errors.ts";
 import { randomClusterId } from "../base/ids.ts";
 import type { Engine } from "../storage/engine.ts";
-import { type NodeIdentity, readNodeIdentity, writeNodeIdentity } from "./node_identity.ts";
+import {
+  type NodeIdentity,
+  readNodeIdentity,
+  readPendingIncarnation,
+  writeNodeIdentity,
+  writePendingIncarnation,
+} from "./node_identity.ts";
 
 /** What a join answers (see `Peer.Join`). */
 export interface JoinAnswer {
@@ -208,7 +214,7 @@ export async function establishIdentity(
     peerAddress,
     clientAddress: addresses.client,
     adminAddress: addresses.admin,
-    incarnation: existing?.incarnation ?? crypto.randomUUID(),
+    incarnation: existing?.incarnation ?? readPendingIncarnation(engine) ?? crypto.randomUUID(),
   };
   if (existing !== undefined) return await resume(existing, flags, record, calls.check);
 
@@ -244,6 +250,9 @@ export async function establishIdentity(
     }
     how = "formed";
   } else if (flags.join.length > 0) {
+    // Persisted first: if the cluster applies the join but the answer is lost, the retry must
+    // announce the same incarnation.
+    await writePendingIncarnation(engine, incarnation);
     const answer = await calls.join(flags.join, record);
     identity = {
       clusterId: answer.clusterId,

@@ -85,3 +85,22 @@ export async function writeNodeIdentity(engine: Engine, identity: NodeIdentity):
   batch.put("local", IDENTITY_KEY, new TextEncoder().encode(JSON.stringify(identity)));
   await engine.write(batch, { sync: true });
 }
+
+const PENDING_INCARNATION_KEY = new TextEncoder().encode("node/pending_incarnation");
+
+/**
+ * The incarnation a joining node announced before its identity was written, if any: a join that
+ * the cluster applied but whose answer was lost must be retried with the same incarnation, or the
+ * cluster would take the node for one that lost its data.
+ */
+export function readPendingIncarnation(engine: Engine): string | undefined {
+  const raw = engine.get("local", PENDING_INCARNATION_KEY);
+  return raw === undefined ? undefined : new TextDecoder().decode(raw);
+}
+
+/** Persists the incarnation a join is about to announce (fsync). */
+export async function writePendingIncarnation(engine: Engine, incarnation: string): Promise<void> {
+  const batch = engine.batch();
+  batch.put("local", PENDING_INCARNATION_KEY, new TextEncoder().encode(incarnation));
+  await engine.write(batch, { sync: true });
+}

@@ -126,6 +126,8 @@ export async function startServer(
     }
   };
   let started = false;
+  // A directory holding a join attempt keeps its pending incarnation for the retry.
+  let joinAttempted = false;
   try {
     const late = lateStore();
     let store: Store | undefined = undefined;
@@ -208,12 +210,19 @@ export async function startServer(
     const engine = await openLmdbEngine(flags.dataDir);
     cleanups.push(() => engine.close());
 
+    const joinCall = createJoinCall({ clock, logger });
     const placement = await establishIdentity(
       engine,
       flags,
       peer,
       { client, admin: addresses.admin },
-      { join: createJoinCall({ clock, logger }), check: createCheckCall(logger) },
+      {
+        join: (members, record) => {
+          joinAttempted = true;
+          return joinCall(members, record);
+        },
+        check: createCheckCall(logger),
+      },
     );
     identity = placement.identity;
     clusterId = identity.clusterId;
@@ -276,7 +285,9 @@ export async function startServer(
     };
   } catch (err) {
     await runCleanups();
-    if (createdDir && !started) rmSync(flags.dataDir, { recursive: true, force: true });
+    if (createdDir && !started && !joinAttempted) {
+      rmSync(flags.dataDir, { recursive: true, force: true });
+    }
     throw err;
   }
 }

@@ -75,7 +75,11 @@ export interface Snapshot extends Reader {
   close(): void;
 }
 
-/** Writes collected in memory and applied atomically by {@linkcode Engine.write}. */
+/**
+ * Writes collected in memory and applied atomically by {@linkcode Engine.write}. The batch keeps
+ * the key and value arrays it is given without copying them (the LMDB engine hands them to its
+ * writer thread): do not modify or reuse them until the write has resolved.
+ */
 export interface WriteBatch {
   put(keyspace: Keyspace, key: Uint8Array, value: Uint8Array): void;
   delete(keyspace: Keyspace, key: Uint8Array): void;

@@ -135,6 +135,10 @@ Deno.test("TestCluster.restart() with the same flags rejoins every node with its
       const exit = await cluster.kill(i, "SIGTERM");
       assert.equal(exit?.code, 0, `node ${i} stops cleanly on SIGTERM`);
       assert.equal(exit?.forced, false, `node ${i} stops within the grace period`);
+      if (i === leader) {
+        // Graceful: the leader hands leadership to another voter before it stops.
+        assert.match(cluster.stderrOf(i), /"msg":"transferring leadership"/);
+      }
       await cluster.restart(i);
       await cluster.leaderIndex();
     }

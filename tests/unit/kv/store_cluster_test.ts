@@ -264,3 +264,42 @@ Deno.test("Store stops serving after a batch fails: not ready, callers fail UNAV
     await c.close();
   }
 });
+
+Deno.test("RaftScheduler does not send early in the Ready that makes a single voter leader: its new term is not durable yet", async () => {
+  const c = await TestCluster.create(1);
+  try {
+    await c.startAll();
+    const leader = await c.waitForLeader();
+    await leader.put(b("/e/0"), b("0"));
+    const oldTerm = leader.firstRange()!.term;
+    // A learner that never catches up (everything to it is dropped), so it stays a learner.
+    c.net.drop = (_from, to) => to === 2;
+    await c.start(2);
+    await leader.join({
+      name: "node-2",
+      peerAddress: "node-2:peer",
+      clientAddress: "node-2:client",
+      adminAddress: "node-2:admin",
+      incarnation: "inc-2",
+    });
+    await c.stop(1);
+    // Restarted, the single voter wins its election inside one step; its disk fails, so the
+    // Ready carrying the new term and vote is never written.
+    const sent: number[] = [];
+    c.net.drop = (from, to, m) => {
+      if (from === 1 && to === 2) sent.push(m.term);
+      return true;
+    };
+    c.failWrites.add(1);
+    await c.start(1);
+    await sleep(1_500);
+    assert.deepEqual(
+      sent.filter((term) => term > oldTerm),
+      [],
+      "no message claimed a term the leader could forget",
+    );
+  } finally {
+    c.failWrites.delete(1);
+    await c.close();
+  }
+});

@@ -218,3 +218,32 @@ Deno.test("establishIdentity() refuses to form or resume when a member objects, 
     }
   });
 });
+
+Deno.test("establishIdentity() retries a failed join with the incarnation it announced first", async () => {
+  await withEngine(async (dir) => {
+    const engine = await openLmdbEngine(dir);
+    try {
+      const announced: string[] = [];
+      let fail = true;
+      const calls = {
+        join: ((_members, record) => {
+          announced.push(record.incarnation);
+          if (fail) return Promise.reject(new Error("answer lost"));
+          return Promise.resolve({ clusterId: "abc", nodeId: 4, peerAddresses: new Map() });
+        }) as JoinCall,
+        check: noJoin.check,
+      };
+      const joinFlags = flags(dir, ["--join=127.0.0.1:7080"]);
+      await assert.rejects(
+        establishIdentity(engine, joinFlags, "127.0.0.1:7084", addresses, calls),
+      );
+      fail = false;
+      const joined = await establishIdentity(engine, joinFlags, "127.0.0.1:7084", addresses, calls);
+      assert.equal(announced.length, 2);
+      assert.equal(announced[0], announced[1], "the same incarnation both times");
+      assert.equal(joined.identity.incarnation, announced[0]);
+    } finally {
+      await engine.close();
+    }
+  });
+});
