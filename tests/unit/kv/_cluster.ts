@@ -16,6 +16,7 @@ import {
   type RangeMessage,
   Store,
   type TransportHandler,
+  type WriteResult,
 } from "../../../src/kv/mod.ts";
 import { type Engine, openLmdbEngine } from "../../../src/storage/mod.ts";
 
@@ -213,13 +214,31 @@ export class TestCluster {
    * Puts through whichever store leads, retrying with one request id (so at most once) when
    * leadership moves under a busy machine, as a client would.
    */
-  async put(key: Uint8Array, value: Uint8Array, timeoutMs = 10_000): Promise<void> {
+  async put(key: Uint8Array, value: Uint8Array, timeoutMs = 10_000): Promise<WriteResult> {
     const requestId = crypto.randomUUID();
     const end = Date.now() + timeoutMs;
     for (;;) {
       try {
-        await (await this.waitForLeader(timeoutMs)).put(key, value, { requestId });
-        return;
+        return await (await this.waitForLeader(timeoutMs)).put(key, value, { requestId });
+      } catch (err) {
+        const code = (err as { code?: string }).code;
+        const retryable = code === "UNAVAILABLE" || code === "NOT_LEADER" || code === "TIMEOUT";
+        if (!retryable || Date.now() > end) throw err;
+        await sleep(20);
+      }
+    }
+  }
+
+  /**
+   * Runs `fn` on whichever store leads, again on the new leader when leadership moves under a
+   * busy machine (NOT_LEADER, UNAVAILABLE, TIMEOUT), as a client would. Use only for calls that
+   * are safe to repeat.
+   */
+  async onLeader<T>(fn: (leader: Store) => Promise<T>, timeoutMs = 10_000): Promise<T> {
+    const end = Date.now() + timeoutMs;
+    for (;;) {
+      try {
+        return await fn(await this.waitForLeader(timeoutMs));
       } catch (err) {
         const code = (err as { code?: string }).code;
         const retryable = code === "UNAVAILABLE" || code === "NOT_LEADER" || code === "TIMEOUT";

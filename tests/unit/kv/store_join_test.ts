@@ -5,25 +5,27 @@ Deno.test("Store.join() adds a 4th store that catches up by snapshot after log t
   const c = await TestCluster.create(3);
   try {
     await c.startAll();
-    const leader = await c.waitForLeader();
+    await c.waitForLeader();
     for (let round = 0; round < 12; round++) {
       await Promise.all(
         Array.from(
           { length: 1000 },
-          (_, i) => leader.put(b(`/j/${round}/${i}`), b(`${round}.${i}`)),
+          (_, i) => c.put(b(`/j/${round}/${i}`), b(`${round}.${i}`)),
         ),
       );
     }
-    const r1 = leader.firstRange()!;
+    const r1 = (await c.waitForLeader()).firstRange()!;
     assert.ok(r1.storage.firstIndex() > 2, "the log was truncated");
     const joiner = await c.start(4);
-    const joined = await leader.join({
-      name: "node-4",
-      peerAddress: "node-4:peer",
-      clientAddress: "node-4:client",
-      adminAddress: "node-4:admin",
-      incarnation: "inc-4",
-    });
+    const joined = await c.onLeader((leader) =>
+      leader.join({
+        name: "node-4",
+        peerAddress: "node-4:peer",
+        clientAddress: "node-4:client",
+        adminAddress: "node-4:admin",
+        incarnation: "inc-4",
+      })
+    );
     assert.equal(joined.nodeId, 4);
     assert.equal(joined.clusterId, "test");
     await waitFor(
@@ -37,21 +39,23 @@ Deno.test("Store.join() adds a 4th store that catches up by snapshot after log t
     );
     assert.ok(c.net.snapshotsSent >= 1, "caught up by snapshot");
     await waitFor(
-      () => leader.nodes().find((n) => n.nodeId === 4)?.role === "voter",
+      () => c.leader()?.nodes().find((n) => n.nodeId === 4)?.role === "voter",
       10_000,
       "promotion",
     );
-    const again = await leader.join({
-      name: "node-4",
-      peerAddress: "node-4:peer",
-      clientAddress: "node-4:client",
-      adminAddress: "node-4:admin",
-      incarnation: "inc-4",
-    });
+    const again = await c.onLeader((leader) =>
+      leader.join({
+        name: "node-4",
+        peerAddress: "node-4:peer",
+        clientAddress: "node-4:client",
+        adminAddress: "node-4:admin",
+        incarnation: "inc-4",
+      })
+    );
     assert.equal(again.nodeId, 4, "join is idempotent by name");
-    await leader.put(b("/after-join"), b("1"));
+    await c.put(b("/after-join"), b("1"));
     assert.equal(s((await joiner.get(b("/after-join")))?.value), "1");
-    const names = leader.nodes().map((n) => n.name);
+    const names = (await c.waitForLeader()).nodes().map((n) => n.name);
     assert.deepEqual(names, ["node-1", "node-2", "node-3", "node-4"]);
   } finally {
     await c.close();

@@ -26,7 +26,7 @@ Deno.test("Store.join() refuses a node that lost its data directory and rejoins 
       "the node records",
     );
     // node-3 was wiped: it comes back with a new incarnation and asks for its old place.
-    await assert.rejects(leader.join(joiner("node-3", "wiped")), lostData);
+    await assert.rejects(c.onLeader((l) => l.join(joiner("node-3", "wiped"))), lostData);
     const n3 = leader.nodes().find((n) => n.name === "node-3");
     assert.equal(n3?.nodeId, 3);
     assert.equal(n3?.role, "voter", "the old member stays");
@@ -41,13 +41,13 @@ Deno.test("Store.join() is idempotent for the same name and incarnation only", a
   const c = await TestCluster.create(3);
   try {
     await c.startAll();
-    const leader = await c.waitForLeader();
-    const first = await leader.join(joiner("node-4", "inc-4"));
-    const again = await leader.join(joiner("node-4", "inc-4"));
+    await c.waitForLeader();
+    const first = await c.onLeader((l) => l.join(joiner("node-4", "inc-4")));
+    const again = await c.onLeader((l) => l.join(joiner("node-4", "inc-4")));
     assert.equal(first.nodeId, 4);
     assert.equal(again.nodeId, 4);
-    await assert.rejects(leader.join(joiner("node-4", "inc-other")), lostData);
-    const fifth = await leader.join(joiner("node-5", "inc-5"));
+    await assert.rejects(c.onLeader((l) => l.join(joiner("node-4", "inc-other"))), lostData);
+    const fifth = await c.onLeader((l) => l.join(joiner("node-5", "inc-5")));
     assert.equal(fifth.nodeId, 5, "a refused join takes no id");
   } finally {
     await c.close();
