@@ -173,6 +173,13 @@ export interface KvStore {
    */
   checkMember(name: string, incarnation: string, clusterId: string): void;
 
+  /**
+   * Whether node `nodeId` may exchange Raft messages as `incarnation`: false only when its
+   * record holds another non-empty incarnation (the node lost its data directory and must not
+   * vote as the voter it was). Unknown nodes and empty incarnations pass.
+   */
+  incarnationMatches(nodeId: number, incarnation: string): boolean;
+
   /** Node id of range 1's leader as known here; 0 when unknown. */
   leaderNodeId(): number;
   /** Whether range 1 has a leader that this node can reach through Raft and it has applied

@@ -388,6 +388,11 @@ export class Store implements KvStore, TransportHandler {
     this.membership.checkMember(name, incarnation, clusterId);
   }
 
+  incarnationMatches(nodeId: number, incarnation: string): boolean {
+    const recorded = this.membership.records().get(nodeId)?.incarnation ?? "";
+    return recorded === "" || incarnation === "" || recorded === incarnation;
+  }
+
   leaderNodeId(): number {
     return this.firstRange()?.lead ?? 0;
   }

@@ -59,6 +59,23 @@ export interface PeerConnectionOptions {
   onBatch: (batch: RaftMessageBatch) => void;
   /** Called once per failure episode. */
   onUnreachable: () => void;
+  /** This node's incarnation, sent to the other node when the stream opens. @default "" */
+  incarnation?: string;
+  /**
+   * Whether the other node may exchange messages as the incarnation it sent (see
+   * `KvStore.incarnationMatches`); a stream from a node that lost its data is dropped.
+   * @default always
+   */
+  incarnationMatches?: (nodeId: number, incarnation: string) => boolean;
+}
+
+/** Metadata key carrying a node's incarnation when a Raft stream opens, both ways. */
+export const INCARNATION_KEY = "rangedb-incarnation";
+
+/** The incarnation named by `metadata`; empty when absent. */
+export function incarnationIn(metadata: grpc.Metadata): string {
+  const v = metadata.get(INCARNATION_KEY)[0];
+  return v === undefined ? "" : String(v);
 }
 
 /** One other node's Raft message stream, dialled or accepted. */
@@ -74,6 +91,7 @@ export class PeerConnection {
   readonly #random: () => number;
   readonly #onBatch: (batch: RaftMessageBatch) => void;
   readonly #onUnreachable: () => void;
+  readonly #options: PeerConnectionOptions;
   #stream: DialledRaftStream | AcceptedRaftStream | undefined;
   #closed = false;
   #blocked = false;
@@ -83,6 +101,7 @@ export class PeerConnection {
 
   /** @param options identities, client, clock, logger, jitter source and callbacks */
   constructor(options: PeerConnectionOptions) {
+    this.#options = options;
     this.#clusterId = options.clusterId;
     this.#nodeId = options.nodeId;
     this.#peerNodeId = options.peerNodeId;
@@ -137,8 +156,10 @@ export class PeerConnection {
       this.#logger.info("peer stream connected", { from_node_id: this.#peerNodeId });
     }
     this.#reported = false;
-    // Headers tell the dialler that the stream is accepted.
-    call.sendMetadata(new grpc.Metadata());
+    // Headers tell the dialler that the stream is accepted, and who this node is.
+    const headers = new grpc.Metadata();
+    headers.set(INCARNATION_KEY, this.#options.incarnation ?? "");
+    call.sendMetadata(headers);
     call.on("data", (req: RaftMessagesRequest) => {
       if (call === this.#stream && req.batch !== undefined) this.#onBatch(req.batch);
     });
@@ -181,9 +202,11 @@ export class PeerConnection {
       this.#retry(grpc.status.UNAVAILABLE, "peer address unknown", "peer address unknown");
       return;
     }
+    const metadata = new grpc.Metadata();
+    metadata.set(INCARNATION_KEY, this.#options.incarnation ?? "");
     const stream = (client as unknown as {
       RaftMessages(metadata: grpc.Metadata): DialledRaftStream;
-    }).RaftMessages(new grpc.Metadata());
+    }).RaftMessages(metadata);
     this.#stream = stream;
     this.#blocked = false;
     stream.write(create(RaftMessagesRequestSchema, {
@@ -193,8 +216,18 @@ export class PeerConnection {
         toNodeId: BigInt(this.#peerNodeId),
       }),
     }));
-    stream.on("metadata", () => {
+    stream.on("metadata", (headers: grpc.Metadata) => {
       if (stream !== this.#stream) return;
+      const theirs = incarnationIn(headers);
+      if (this.#options.incarnationMatches?.(this.#peerNodeId, theirs) === false) {
+        this.#down(
+          stream,
+          grpc.status.FAILED_PRECONDITION,
+          `Cannot use raft stream as node ${this.#peerNodeId} is recorded with another data ` +
+            `directory: it sent incarnation ${theirs}; it lost its data and must rejoin`,
+        );
+        return;
+      }
       if (this.#backoffMs > 0 || this.#reported) {
         this.#logger.info("peer stream connected", { to_node_id: this.#peerNodeId });
       }

@@ -33,7 +33,7 @@ import { messageFromProto, toSafeNumber } from "./codec_raft.ts";
 import { FORWARDED_KEY } from "./forwarder.ts";
 import { grpcServiceDefinition } from "./grpc_definition.ts";
 import { callDeadline } from "./kv_service.ts";
-import type { AcceptedRaftStream } from "./peer_connection.ts";
+import { type AcceptedRaftStream, incarnationIn } from "./peer_connection.ts";
 import { toServiceError } from "./status.ts";
 
 /** Options of a join as the peer service hands it over. */
@@ -70,6 +70,11 @@ export interface PeerServiceDeps {
   logger: Logger;
   /** For deadlines of calls without one. @default new SystemClock() */
   clock?: Clock;
+  /**
+   * Whether a dialling node may exchange messages as the incarnation it sent; a node that lost
+   * its data directory is refused (see `KvStore.incarnationMatches`). @default always
+   */
+  incarnationMatches?: (nodeId: number, incarnation: string) => boolean;
 }
 
 /** The grpc-js definition of `rangedb.v1.Peer`. */
@@ -147,6 +152,17 @@ export function addPeerService(server: grpc.Server, deps: PeerServiceDeps): void
           new RangeDbError(
             ErrorCode.FAILED_PRECONDITION,
             `Cannot accept raft stream as it is addressed to another node: to node is ${to}, this node is ${acceptor.nodeId}`,
+          ),
+        );
+        return;
+      }
+      const theirs = incarnationIn(call.metadata);
+      if (deps.incarnationMatches?.(from, theirs) === false) {
+        refuse(
+          new RangeDbError(
+            ErrorCode.FAILED_PRECONDITION,
+            `Cannot accept raft stream as node ${from} is recorded with another data directory: ` +
+              `it sent incarnation ${theirs}; it lost its data and must rejoin`,
           ),
         );
         return;

@@ -55,6 +55,10 @@ export interface GrpcPeerTransportOptions {
   clock: Clock;
   /** Random source in [0, 1) for reconnect jitter. @default Math.random */
   random?: () => number;
+  /** This node's incarnation, sent when a Raft stream opens. @default "" */
+  incarnation?: string;
+  /** Whether a node may exchange messages as the incarnation it sent. @default always */
+  incarnationMatches?: (nodeId: number, incarnation: string) => boolean;
 }
 
 /**
@@ -77,6 +81,7 @@ export class GrpcPeerTransport implements RaftTransport {
   readonly #logger: Logger;
   readonly #clock: Clock;
   readonly #random: () => number;
+  readonly #options: GrpcPeerTransportOptions;
   readonly #connections = new Map<number, PeerConnection>();
   readonly #clients = new Map<number, { address: string; client: grpc.Client }>();
   #handler: TransportHandler | undefined;
@@ -85,6 +90,7 @@ export class GrpcPeerTransport implements RaftTransport {
 
   /** @param options identity, address resolver, peer ids, logger, clock */
   constructor(options: GrpcPeerTransportOptions) {
+    this.#options = options;
     this.#clusterId = options.clusterId;
     this.nodeId = options.nodeId;
     this.#resolve = options.resolve;
@@ -191,6 +197,8 @@ export class GrpcPeerTransport implements RaftTransport {
         random: this.#random,
         onBatch: (batch) => this.#receive(nodeId, batch),
         onUnreachable: () => this.#handler?.reportUnreachable(nodeId),
+        incarnation: this.#options.incarnation,
+        incarnationMatches: this.#options.incarnationMatches,
       });
       this.#connections.set(nodeId, conn);
     }

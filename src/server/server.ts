@@ -160,6 +160,8 @@ export async function startServer(
       clusterId: () => clusterId,
       handler,
       raftStreams: () => raftStreams,
+      incarnationMatches: (nodeId, incarnation) =>
+        store === undefined || store.incarnationMatches(nodeId, incarnation),
       forward: handlers.runForwarded.bind(handlers),
       join: createJoinHandler({ store: late.store, peers: forwarder, logger }),
       logger,
@@ -238,6 +240,9 @@ export async function startServer(
       resolve: (nodeId: number) =>
         store?.peerAddressOf(nodeId) ?? placement.initialPeers.get(nodeId),
       peers: () => store?.nodes().map((n) => n.nodeId) ?? placement.initialPeers.keys(),
+      incarnation: identity.incarnation,
+      incarnationMatches: (nodeId, incarnation) =>
+        store === undefined || store.incarnationMatches(nodeId, incarnation),
       logger: log,
       clock,
     });

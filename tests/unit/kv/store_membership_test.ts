@@ -49,6 +49,12 @@ Deno.test("Store.join() is idempotent for the same name and incarnation only", a
     await assert.rejects(c.onLeader((l) => l.join(joiner("node-4", "inc-other"))), lostData);
     const fifth = await c.onLeader((l) => l.join(joiner("node-5", "inc-5")));
     assert.equal(fifth.nodeId, 5, "a refused join takes no id");
+    // The transport's fence: only the recorded incarnation may exchange Raft messages as node 4.
+    const leader = await c.waitForLeader();
+    assert.equal(leader.incarnationMatches(4, "inc-4"), true);
+    assert.equal(leader.incarnationMatches(4, "inc-other"), false);
+    assert.equal(leader.incarnationMatches(4, ""), true, "an identity without one passes");
+    assert.equal(leader.incarnationMatches(99, "x"), true, "an unknown node passes");
   } finally {
     await c.close();
   }

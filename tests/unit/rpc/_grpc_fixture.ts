@@ -106,6 +106,7 @@ export function fakeStore(overrides: Partial<KvStore> & { nodeId?: number } = {}
     compareAndSwap: unsupported,
     join: unsupported,
     checkMember: unsupported,
+    incarnationMatches: () => true,
     leaderNodeId: () => 0,
     isReady: () => true,
     nodes: () => [],

@@ -68,16 +68,24 @@ export interface StartNodeOptions {
   port?: number;
   /** The cluster id of the peer service when it differs from the transport's. */
   serviceClusterId?: string;
+  /** This node's incarnation. @default "" */
+  incarnation?: string;
+  /** The incarnations this node has on record, by node id; others pass. */
+  recorded?: Map<number, string>;
 }
 
 /** Starts node `id`, records its address in `options.addresses`. */
 export async function startNode(id: number, options: StartNodeOptions): Promise<TestNode> {
   const clusterId = options.clusterId ?? "c1";
+  const incarnationMatches = (nodeId: number, incarnation: string) =>
+    options.recorded?.get(nodeId) === undefined || options.recorded.get(nodeId) === incarnation;
   const transport = new GrpcPeerTransport({
     clusterId,
     nodeId: id,
     resolve: (nodeId) => options.addresses.get(nodeId),
     peers: options.peers,
+    incarnation: options.incarnation,
+    incarnationMatches,
     logger: quietLogger(),
     clock: new SystemClock(),
   });
@@ -105,6 +113,7 @@ export async function startNode(id: number, options: StartNodeOptions): Promise<
     forward: () => Promise.reject(new Error("unused")),
     join: () => Promise.reject(new Error("unused")),
     logger: quietLogger(),
+    incarnationMatches,
   });
   const listener = await listenGrpc(server, "127.0.0.1", options.port ?? 0);
   const address = `127.0.0.1:${listener.port}`;

@@ -255,6 +255,53 @@ Deno.test("GrpcPeerTransport.send() is refused by a node of another cluster", as
   }
 });
 
+Deno.test("GrpcPeerTransport refuses a dialling node that lost its data (another incarnation)", async () => {
+  const addresses = new Map<number, string>();
+  const n2 = await startNode(2, { addresses, incarnation: "b", recorded: new Map([[1, "old"]]) });
+  const n1 = await startNode(1, { addresses, incarnation: "new" });
+  try {
+    await waitFor(
+      () => {
+        n1.transport.send(2, [{ rangeId: 1, message: msg(1) }]);
+        return n1.handler.unreachable.length > 0;
+      },
+      5000,
+      "unreachable report",
+    );
+    assert.equal(n2.handler.batches.length, 0, "nothing from the wiped node arrives");
+  } finally {
+    await n1.stop();
+    await n2.stop();
+  }
+});
+
+Deno.test("GrpcPeerTransport drops an accepting node that lost its data (another incarnation)", async () => {
+  const addresses = new Map<number, string>();
+  const n2 = await startNode(2, { addresses, incarnation: "new" });
+  const n1 = await startNode(1, {
+    addresses,
+    incarnation: "a",
+    recorded: new Map([[2, "old"]]),
+    peers: () => [2],
+  });
+  try {
+    await waitFor(
+      () => {
+        n1.transport.send(2, [{ rangeId: 1, message: msg(1) }]);
+        n2.transport.send(1, [{ rangeId: 1, message: msg(2) }]);
+        return n1.handler.unreachable.length > 0;
+      },
+      5000,
+      "unreachable report",
+    );
+    await new Promise((r) => setTimeout(r, 300));
+    assert.equal(n1.handler.batches.length, 0, "nothing from the wiped node arrives");
+  } finally {
+    await n1.stop();
+    await n2.stop();
+  }
+});
+
 Deno.test("addPeerService() refuses raft streams of another cluster, from a higher id or to another node", async () => {
   const addresses = new Map<number, string>();
   const n2 = await startNode(2, { addresses });
