@@ -389,8 +389,7 @@ export class Store implements KvStore, TransportHandler {
   }
 
   incarnationMatches(nodeId: number, incarnation: string): boolean {
-    const recorded = this.membership.records().get(nodeId)?.incarnation ?? "";
-    return recorded === "" || incarnation === "" || recorded === incarnation;
+    return this.membership.incarnationMatches(nodeId, incarnation);
   }
 
   leaderNodeId(): number {
@@ -410,24 +409,7 @@ export class Store implements KvStore, TransportHandler {
   }
 
   ranges(): RangeInfo[] {
-    const out: RangeInfo[] = [];
-    for (const r of this.replicas.values()) {
-      const d = r.descriptor;
-      const cs = r.raw.status().config;
-      out.push({
-        rangeId: r.rangeId,
-        start: d?.start ?? new Uint8Array(0),
-        end: d?.end ?? new Uint8Array(0),
-        generation: Number(d?.generation ?? 0n),
-        voters: [...cs.voters],
-        learners: [...cs.learners],
-        leaderNodeId: r.lead,
-        term: r.term,
-        commitIndex: r.storage.hardState().commit,
-        appliedIndex: r.appliedIndex,
-      });
-    }
-    return out;
+    return this.membership.ranges();
   }
 
   replicationFactor(): number {

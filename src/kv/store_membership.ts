@@ -20,7 +20,7 @@ import {
   newNodeRecord,
   type NodeRecord,
 } from "./command.ts";
-import type { JoinRecord, JoinResult, NodeInfo } from "./kv_store.ts";
+import type { JoinRecord, JoinResult, NodeInfo, RangeInfo } from "./kv_store.ts";
 import { systemKeys } from "./keys.ts";
 import type { Replica } from "./replica.ts";
 import { lostDataMessage, sameIncarnation } from "./replica_apply.ts";
@@ -263,6 +263,34 @@ export class StoreMembership {
       });
     }
     return out;
+  }
+
+  /** The ranges this node holds a replica of, as its replicas know them. */
+  ranges(): RangeInfo[] {
+    const out: RangeInfo[] = [];
+    for (const r of this.#store.replicas.values()) {
+      const d = r.descriptor;
+      const cs = r.raw.status().config;
+      out.push({
+        rangeId: r.rangeId,
+        start: d?.start ?? new Uint8Array(0),
+        end: d?.end ?? new Uint8Array(0),
+        generation: Number(d?.generation ?? 0n),
+        voters: [...cs.voters],
+        learners: [...cs.learners],
+        leaderNodeId: r.lead,
+        term: r.term,
+        commitIndex: r.storage.hardState().commit,
+        appliedIndex: r.appliedIndex,
+      });
+    }
+    return out;
+  }
+
+  /** See `KvStore.incarnationMatches`. */
+  incarnationMatches(nodeId: number, incarnation: string): boolean {
+    const recorded = this.records().get(nodeId)?.incarnation ?? "";
+    return recorded === "" || incarnation === "" || recorded === incarnation;
   }
 
   /** The configured replication factor. */
