@@ -119,6 +119,9 @@ export class Store implements KvStore, TransportHandler {
       tickIntervalMs: this.tickIntervalMs,
       replicas: () => this.replicas.values(),
       onTick: () => {
+        // The oracle renews its reservation on ticks too: an idle single-node cluster has no
+        // turns (no heartbeats), and its reservation would otherwise lapse for good.
+        this.#updateTso();
         // Writes wait for the oracle before they have a proposal to expire with their replica.
         this.tso.expire(this.clock.now());
         this.membership.onTick();
@@ -184,17 +187,20 @@ export class Store implements KvStore, TransportHandler {
     return this.replicas.get(FIRST_RANGE_ID);
   }
 
-  #afterTurn(): void {
+  #updateTso(): void {
     const r1 = this.firstRange();
-    if (r1 !== undefined && r1.applied !== undefined) {
-      this.tso.update({
-        isLeader: r1.isLeader,
-        term: r1.term,
-        appliedTerm: Number(r1.applied.appliedTerm),
-        highWaterMs: Number(r1.applied.tsoHighWaterMs),
-        lastVersion: r1.applied.lastVersion,
-      });
-    }
+    if (r1 === undefined || r1.applied === undefined) return;
+    this.tso.update({
+      isLeader: r1.isLeader,
+      term: r1.term,
+      appliedTerm: Number(r1.applied.appliedTerm),
+      highWaterMs: Number(r1.applied.tsoHighWaterMs),
+      lastVersion: r1.applied.lastVersion,
+    });
+  }
+
+  #afterTurn(): void {
+    this.#updateTso();
     for (const r of this.replicas.values()) {
       if (!r.systemChanged) continue;
       r.systemChanged = false;

@@ -90,6 +90,11 @@ Deno.test("TestCluster runs a single-node cluster from --cluster-init without --
     const got = await cluster.cli(["get", "/single/a"]);
     assert.equal(got.code, 0, got.stderr);
     assert.equal(got.stdout.trim(), "1");
+    // The README's first steps: a write after the node has idled (no heartbeats on one node)
+    // past the timestamp oracle's 3 s reservation.
+    await new Promise((r) => setTimeout(r, 4_000));
+    const put = await cluster.cli(["put", "/single/b", "2"]);
+    assert.equal(put.code, 0, put.stderr);
 
     // Restart with the same flags: same cluster, data there.
     const before = await (await fetch(`${cluster.nodes[0].adminUrl}/api/v1/node`)).json();

@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { TSO_RESERVE_MS } from "../../../src/kv/tso.ts";
 import { b, s, TestCluster, waitFor } from "./_cluster.ts";
 
 Deno.test("Store serves a single-node cluster: writes, CAS, batch, scan and system records", async () => {
@@ -61,6 +62,23 @@ Deno.test("Store.transferLeadershipAway() hands range 1 to another voter", async
     const next = await c.waitForLeader();
     assert.notEqual(next.nodeId, leader.nodeId);
     assert.equal(s((await next.get(b("/t")))?.value), "1");
+  } finally {
+    await c.close();
+  }
+});
+
+Deno.test("Store keeps a single-node cluster writable after it idles past the oracle's reservation", async () => {
+  const c = await TestCluster.create(1);
+  try {
+    await c.startAll();
+    const st = await c.waitForLeader();
+    await st.put(b("/idle"), b("0"));
+    // No heartbeats and no writes: the only thing that renews the reservation is the tick.
+    await new Promise((r) => setTimeout(r, TSO_RESERVE_MS + 1_000));
+    const started = Date.now();
+    await st.put(b("/idle"), b("1"), { deadline: Date.now() + 2_000 });
+    assert.ok(Date.now() - started < 2_000);
+    assert.equal(s((await st.get(b("/idle")))?.value), "1");
   } finally {
     await c.close();
   }
