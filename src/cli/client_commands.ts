@@ -101,10 +101,10 @@ const cas: ClientCommand = async (db, cmd, io) => {
     await io.err(
       errorText(
         "Cannot run 'cas' as it takes KEY EXPECTED VALUE, or KEY VALUE with --expect-absent: " +
-          `got ${cmd.args.length} arguments`,
-        undefined,
+          `got ${cmd.args.length} arguments; see 'rangedb cas --help'`,
+        "INVALID_ARGUMENT",
         false,
-      ) + "\nSee 'rangedb cas --help'.\n",
+      ) + "\n",
     );
     return 2;
   }
