@@ -111,10 +111,18 @@ export class Forwarder implements PeerCaller {
     return res.response;
   }
 
-  /** Hands a join to `address`, marked as forwarded. */
-  join(address: string, request: JoinRequest, deadline: number): Promise<JoinResponse> {
+  /**
+   * Hands a join to `address`: marked as forwarded (the member answers or refuses, it does not
+   * forward again) unless `forwarded` is false, as for a node's own join or start-up check.
+   */
+  join(
+    address: string,
+    request: JoinRequest,
+    deadline: number,
+    forwarded = true,
+  ): Promise<JoinResponse> {
     const metadata = new grpc.Metadata();
-    metadata.set(FORWARDED_KEY, "1");
+    if (forwarded) metadata.set(FORWARDED_KEY, "1");
     return this.#unary(address, "Join", request, deadline, metadata);
   }
 

@@ -6,15 +6,16 @@
  *
  * @module
  */
-import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
+import { create } from "@bufbuild/protobuf";
 import * as grpc from "@grpc/grpc-js";
 import {
+  Health,
   type HealthCheckRequest,
-  HealthCheckRequestSchema,
   type HealthCheckResponse,
   HealthCheckResponse_ServingStatus as ServingStatus,
   HealthCheckResponseSchema,
 } from "../../proto/gen/grpc/health/v1/health_pb.ts";
+import { grpcServiceDefinition } from "./grpc_definition.ts";
 
 export { ServingStatus };
 
@@ -33,18 +34,8 @@ export class HealthStatus {
   }
 }
 
-const HEALTH_SERVICE: grpc.ServiceDefinition = {
-  Check: {
-    path: "/grpc.health.v1.Health/Check",
-    requestStream: false,
-    responseStream: false,
-    requestSerialize: (m: HealthCheckRequest) => Buffer.from(toBinary(HealthCheckRequestSchema, m)),
-    requestDeserialize: (b: Buffer) => fromBinary(HealthCheckRequestSchema, b),
-    responseSerialize: (m: HealthCheckResponse) =>
-      Buffer.from(toBinary(HealthCheckResponseSchema, m)),
-    responseDeserialize: (b: Buffer) => fromBinary(HealthCheckResponseSchema, b),
-  },
-};
+/** `grpc.health.v1.Health`; Watch is left unimplemented (grpc-js answers UNIMPLEMENTED). */
+const HEALTH_SERVICE: grpc.ServiceDefinition = grpcServiceDefinition(Health);
 
 /**
  * Registers the health service on a gRPC server.

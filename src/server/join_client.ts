@@ -4,57 +4,29 @@
  *
  * @module
  */
-import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
-import * as grpc from "@grpc/grpc-js";
+import { create } from "@bufbuild/protobuf";
 import type { Clock } from "../base/clock.ts";
-import { ErrorCode, RangeDbError } from "../base/errors.ts";
+import { ErrorCode, isRangeDbError, RangeDbError } from "../base/errors.ts";
 import type { Logger } from "../base/logger.ts";
-import {
-  type JoinRequest,
-  JoinRequestSchema,
-  type JoinResponse,
-  JoinResponseSchema,
-} from "../../proto/gen/rangedb/v1/peer_pb.ts";
+import type { Forwarder } from "../rpc/forwarder.ts";
+import { JoinRequestSchema } from "../../proto/gen/rangedb/v1/peer_pb.ts";
 import type { CheckCall, JoinAnswer, JoinCall } from "./cluster_formation.ts";
 
-const JOIN_METHOD: grpc.MethodDefinition<JoinRequest, JoinResponse> = {
-  path: "/rangedb.v1.Peer/Join",
-  requestStream: false,
-  responseStream: false,
-  requestSerialize: (m) => Buffer.from(toBinary(JoinRequestSchema, m)),
-  requestDeserialize: (b) => fromBinary(JoinRequestSchema, b),
-  responseSerialize: (m) => Buffer.from(toBinary(JoinResponseSchema, m)),
-  responseDeserialize: (b) => fromBinary(JoinResponseSchema, b),
-};
-
-const JoinClient = grpc.makeGenericClientConstructor({ Join: JOIN_METHOD }, "Peer");
-
 /** Codes after which asking again (or another member) cannot help. */
-const FINAL_CODES = new Set([
-  grpc.status.INVALID_ARGUMENT,
-  grpc.status.FAILED_PRECONDITION,
-  grpc.status.ALREADY_EXISTS,
+const FINAL_CODES = new Set<string>([
+  ErrorCode.INVALID_ARGUMENT,
+  ErrorCode.FAILED_PRECONDITION,
+  ErrorCode.ALREADY_EXISTS,
 ]);
 
-function callJoin(address: string, request: JoinRequest, timeoutMs: number) {
-  const client = new JoinClient(address, grpc.credentials.createInsecure());
-  return new Promise<JoinResponse>((resolve, reject) => {
-    (client as unknown as {
-      Join(
-        r: JoinRequest,
-        o: grpc.CallOptions,
-        cb: (e: grpc.ServiceError | null, v?: JoinResponse) => void,
-      ): void;
-    }).Join(request, { deadline: Date.now() + timeoutMs }, (err, value) => {
-      client.close();
-      if (err) reject(err);
-      else resolve(value!);
-    });
-  });
+function messageOf(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
 }
 
 /** Options of {@linkcode createJoinCall}. */
 export interface JoinCallOptions {
+  /** The node's pooled peer clients. */
+  peers: Forwarder;
   clock: Clock;
   logger: Logger;
   /** Give up after this long. @default 60000 */
@@ -68,7 +40,7 @@ export interface JoinCallOptions {
  * @returns the join function used by `establishIdentity`
  */
 export function createJoinCall(options: JoinCallOptions): JoinCall {
-  const { clock, logger } = options;
+  const { peers, clock, logger } = options;
   const timeoutMs = options.timeoutMs ?? 60_000;
   return async (addresses, record): Promise<JoinAnswer> => {
     const request = create(JoinRequestSchema, record);
@@ -78,7 +50,7 @@ export function createJoinCall(options: JoinCallOptions): JoinCall {
     for (let attempt = 0; clock.now() < deadline; attempt++) {
       const address = addresses[attempt % addresses.length];
       try {
-        const answer = await callJoin(address, request, 10_000);
+        const answer = await peers.join(address, request, clock.now() + 10_000, false);
         return {
           clusterId: answer.clusterId,
           nodeId: Number(answer.nodeId),
@@ -87,16 +59,15 @@ export function createJoinCall(options: JoinCallOptions): JoinCall {
           ),
         };
       } catch (err) {
-        const e = err as grpc.ServiceError;
-        last = `${address}: ${e.details ?? e.message}`;
-        if (FINAL_CODES.has(e.code)) {
+        last = `${address}: ${messageOf(err)}`;
+        if (isRangeDbError(err) && FINAL_CODES.has(err.code)) {
           throw new RangeDbError(
             ErrorCode.FAILED_PRECONDITION,
             `Cannot join the cluster as a member refused: ${last}`,
             { cause: err },
           );
         }
-        logger.warn("join attempt failed", { address, error: e.details ?? e.message });
+        logger.warn("join attempt failed", { address, error: messageOf(err) });
       }
       await new Promise<void>((r) => clock.after(backoff, r));
       backoff = Math.min(backoff * 2, 2_000);
@@ -116,34 +87,33 @@ const CHECK_TIMEOUT_MS = 2_000;
  * A {@linkcode CheckCall} over gRPC: asks every member at once (`Peer.Join` with `check_only`);
  * members that do not answer in time are skipped, a refusal (FAILED_PRECONDITION) wins.
  *
+ * @param peers the node's pooled peer clients
+ * @param clock for the deadline
  * @param logger where skipped members are noted
  * @returns the check function used by `establishIdentity`
  */
-export function createCheckCall(logger: Logger): CheckCall {
+export function createCheckCall(peers: Forwarder, clock: Clock, logger: Logger): CheckCall {
   return async (addresses, record) => {
     const request = create(JoinRequestSchema, { ...record, checkOnly: true });
     const answers = await Promise.all(
       addresses.map((address) =>
-        callJoin(address, request, CHECK_TIMEOUT_MS).then(
+        peers.join(address, request, clock.now() + CHECK_TIMEOUT_MS, false).then(
           () => undefined,
-          (err: grpc.ServiceError) => ({ address, err }),
+          (err: unknown) => ({ address, err }),
         )
       ),
     );
     for (const answer of answers) {
       if (answer === undefined) continue;
       const { address, err } = answer;
-      if (err.code === grpc.status.FAILED_PRECONDITION) {
+      if (isRangeDbError(err, ErrorCode.FAILED_PRECONDITION)) {
         throw new RangeDbError(
           ErrorCode.FAILED_PRECONDITION,
-          `Cannot start as the member at ${address} refuses this node: ${err.details}`,
+          `Cannot start as the member at ${address} refuses this node: ${err.message}`,
           { cause: err },
         );
       }
-      logger.info("start-up check skipped a member", {
-        address,
-        error: err.details ?? err.message,
-      });
+      logger.info("start-up check skipped a member", { address, error: messageOf(err) });
     }
   };
 }

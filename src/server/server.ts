@@ -212,7 +212,7 @@ export async function startServer(
     const engine = await openLmdbEngine(flags.dataDir);
     cleanups.push(() => engine.close());
 
-    const joinCall = createJoinCall({ clock, logger });
+    const joinCall = createJoinCall({ peers: forwarder, clock, logger });
     const placement = await establishIdentity(
       engine,
       flags,
@@ -223,7 +223,7 @@ export async function startServer(
           joinAttempted = true;
           return joinCall(members, record);
         },
-        check: createCheckCall(logger),
+        check: createCheckCall(forwarder, clock, logger),
       },
     );
     identity = placement.identity;

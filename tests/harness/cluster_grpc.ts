@@ -9,35 +9,13 @@ import {
   create,
   type DescMethodServerStreaming,
   type DescMethodUnary,
-  type DescService,
-  fromBinary,
   type MessageInitShape,
   type MessageShape,
-  toBinary,
 } from "@bufbuild/protobuf";
 import * as grpc from "@grpc/grpc-js";
 import { Admin } from "../../proto/gen/rangedb/v1/admin_pb.ts";
 import { KV } from "../../proto/gen/rangedb/v1/kv_pb.ts";
-
-/** Builds the grpc-js definition of a generated service (methods keyed by proto name). */
-function definitionOf(service: DescService): grpc.ServiceDefinition {
-  // deno-lint-ignore no-explicit-any
-  const out: Record<string, grpc.MethodDefinition<any, any>> = {};
-  for (const m of service.methods) {
-    out[m.name] = {
-      path: `/${service.typeName}/${m.name}`,
-      requestStream: m.methodKind === "client_streaming" || m.methodKind === "bidi_streaming",
-      responseStream: m.methodKind === "server_streaming" || m.methodKind === "bidi_streaming",
-      // deno-lint-ignore no-explicit-any
-      requestSerialize: (msg: any) => Buffer.from(toBinary(m.input, msg)),
-      requestDeserialize: (b: Buffer) => fromBinary(m.input, b),
-      // deno-lint-ignore no-explicit-any
-      responseSerialize: (msg: any) => Buffer.from(toBinary(m.output, msg)),
-      responseDeserialize: (b: Buffer) => fromBinary(m.output, b),
-    };
-  }
-  return out;
-}
+import { grpcServiceDefinition } from "../../src/rpc/grpc_definition.ts";
 
 /** A gRPC error as grpc-js reports it, with the server's `rangedb-error-code` trailer. */
 export interface CallError extends Error {
@@ -67,8 +45,8 @@ export class NodeGrpc {
   constructor(readonly address: string) {
     const credentials = grpc.credentials.createInsecure();
     const options = { "grpc.max_receive_message_length": 64 << 20 };
-    const KvClient = grpc.makeGenericClientConstructor(definitionOf(KV), "KV");
-    const AdminClient = grpc.makeGenericClientConstructor(definitionOf(Admin), "Admin");
+    const KvClient = grpc.makeGenericClientConstructor(grpcServiceDefinition(KV), "KV");
+    const AdminClient = grpc.makeGenericClientConstructor(grpcServiceDefinition(Admin), "Admin");
     this.#kv = new KvClient(address, credentials, options);
     this.#admin = new AdminClient(address, credentials, options);
   }
