@@ -171,7 +171,7 @@ function findSpec(words: string[]): { spec: CommandSpec | undefined; used: numbe
  * @returns the endpoints
  * @throws {UsageError} when empty or one is not host:port
  */
-export function parseEndpoints(text: string): string[] {
+function parseEndpoints(text: string): string[] {
   const endpoints = text.split(",").map((e) => e.trim()).filter((e) => e !== "");
   if (endpoints.length === 0) {
     throw new UsageError("Cannot parse --endpoints as it names no endpoint: got ''");

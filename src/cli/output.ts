@@ -34,7 +34,7 @@ export function bytesField(name: string, bytes: Uint8Array): Record<string, stri
  * @param bytes the bytes
  * @returns the escaped text
  */
-export function escapeField(bytes: Uint8Array): string {
+function escapeField(bytes: Uint8Array): string {
   return lossyUtf8.decode(bytes).replace(
     /[\\\t\n\r]/g,
     (c) => ({ "\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r" })[c]!,

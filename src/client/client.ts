@@ -437,7 +437,7 @@ export class RangeDbClient {
  * @param endpoints `host:port` addresses
  * @throws {InvalidArgumentError} when there is none or one is not host:port
  */
-export function validateEndpoints(endpoints: readonly string[]): void {
+function validateEndpoints(endpoints: readonly string[]): void {
   if (endpoints.length === 0) {
     throw new InvalidArgumentError(
       ErrorCode.INVALID_ARGUMENT,

@@ -169,7 +169,7 @@ export function fromServiceError(err: grpc.ServiceError, endpoint: string): Rang
  * @param endpoint the endpoint called
  * @returns the message
  */
-export function transportMessage(err: grpc.ServiceError, endpoint: string): string {
+function transportMessage(err: grpc.ServiceError, endpoint: string): string {
   const lastError = /Last error: (?:Error: )?(.*?)(?:\. Resolution note:.*)?$/s.exec(err.details);
   if (lastError) return `Cannot reach ${endpoint}: ${lastError[1]}`;
   if (err.code === grpc.status.UNAVAILABLE) return `Cannot reach ${endpoint}: ${err.details}`;
@@ -184,7 +184,7 @@ export function transportMessage(err: grpc.ServiceError, endpoint: string): stri
  * @param options gRPC code, endpoint and cause
  * @returns the typed error
  */
-export function typedError(
+function typedError(
   code: ErrorCode,
   message: string,
   options: RangeDbClientErrorOptions = {},

@@ -94,11 +94,6 @@ export function encodeDescriptor(d: RangeDescriptor): Uint8Array {
   return toBinary(RangeDescriptorSchema, d);
 }
 
-/** Decodes a range descriptor. */
-export function decodeDescriptor(b: Uint8Array): RangeDescriptor {
-  return fromBinary(RangeDescriptorSchema, b);
-}
-
 /** Builds a range descriptor whose replicas are `voters` and `learners`. */
 export function newDescriptor(init: {
   rangeId: number;

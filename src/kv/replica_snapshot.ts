@@ -36,7 +36,7 @@ const LOWEST = new Uint8Array([0x00]);
 const HIGHEST = new Uint8Array([0xff, 0xff]);
 
 /** The `data` keyspace span of a descriptor's user keys (MVCC-encoded prefixes). */
-export function dataSpan(d: RangeDescriptor): { start: Uint8Array; end: Uint8Array } {
+function dataSpan(d: RangeDescriptor): { start: Uint8Array; end: Uint8Array } {
   return {
     start: d.start.length === 0 ? LOWEST : encodeBytes(d.start),
     end: d.end.length === 0 ? HIGHEST : encodeBytes(d.end),
@@ -44,7 +44,7 @@ export function dataSpan(d: RangeDescriptor): { start: Uint8Array; end: Uint8Arr
 }
 
 /** The `locks` keyspace span of a descriptor (raw user keys). */
-export function locksSpan(d: RangeDescriptor): { start: Uint8Array; end: Uint8Array } {
+function locksSpan(d: RangeDescriptor): { start: Uint8Array; end: Uint8Array } {
   return {
     start: d.start.length === 0 ? LOWEST : d.start,
     end: d.end.length === 0 ? HIGHEST : d.end,

@@ -38,7 +38,7 @@ export interface AdminServiceDeps {
 export const ADMIN_SERVICE_DEFINITION: grpc.ServiceDefinition = grpcServiceDefinition(Admin);
 
 /** Converts a store node record to its wire form. */
-export function nodeStatusOf(node: NodeInfo): NodeStatus {
+function nodeStatusOf(node: NodeInfo): NodeStatus {
   return create(NodeStatusSchema, {
     name: node.name,
     nodeId: BigInt(node.nodeId),
@@ -54,7 +54,7 @@ export function nodeStatusOf(node: NodeInfo): NodeStatus {
 }
 
 /** Converts a store range record to its wire form. */
-export function rangeStatusOf(range: RangeInfo): RangeStatus {
+function rangeStatusOf(range: RangeInfo): RangeStatus {
   return create(RangeStatusSchema, {
     rangeId: BigInt(range.rangeId),
     start: range.start,

@@ -56,7 +56,7 @@ function fromIds(values: readonly bigint[], field: string): number[] {
 }
 
 /** Encodes a Raft entry. */
-export function entryToProto(entry: Entry): PbEntry {
+function entryToProto(entry: Entry): PbEntry {
   return create(EntrySchema, {
     term: BigInt(entry.term),
     index: BigInt(entry.index),
@@ -66,7 +66,7 @@ export function entryToProto(entry: Entry): PbEntry {
 }
 
 /** Decodes a Raft entry. */
-export function entryFromProto(entry: PbEntry): Entry {
+function entryFromProto(entry: PbEntry): Entry {
   return {
     term: toSafeNumber(entry.term, "entry.term"),
     index: toSafeNumber(entry.index, "entry.index"),
@@ -96,7 +96,7 @@ function confStateFromProto(cs: PbConfState | undefined): ConfState {
 }
 
 /** Encodes a Raft snapshot (metadata and data). */
-export function snapshotToProto(snapshot: Snapshot): PbSnapshot {
+function snapshotToProto(snapshot: Snapshot): PbSnapshot {
   return create(SnapshotSchema, {
     metadata: create(SnapshotMetadataSchema, {
       index: BigInt(snapshot.metadata.index),
@@ -108,7 +108,7 @@ export function snapshotToProto(snapshot: Snapshot): PbSnapshot {
 }
 
 /** Decodes a Raft snapshot. */
-export function snapshotFromProto(snapshot: PbSnapshot): Snapshot {
+function snapshotFromProto(snapshot: PbSnapshot): Snapshot {
   const md = snapshot.metadata;
   return {
     metadata: {

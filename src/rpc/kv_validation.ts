@@ -34,7 +34,7 @@ export const USER_SPACE_START: Uint8Array = Uint8Array.of(SLASH);
 export const USER_SPACE_END: Uint8Array = Uint8Array.of(SLASH + 1);
 
 /** Shows a key in messages: text when printable, else hex; long keys are cut. */
-export function describeKey(key: Uint8Array): string {
+function describeKey(key: Uint8Array): string {
   const head = key.subarray(0, 64);
   const printable = head.every((b) => b >= 0x20 && b < 0x7f);
   const shown = printable
