@@ -48,7 +48,28 @@ export interface ClusterOptions {
   names?: boolean;
   /** How long `start` waits for a majority to be ready. @default 60000 */
   readyTimeoutMs?: number;
+  /** Environment variables of every node process. */
+  env?: Record<string, string>;
+  /**
+   * Where the nodes run: by default on 127.0.0.1 with ports picked at random; with `hosts`
+   * (e.g. one network namespace per node, `netns.ts`) node `i` binds `hosts.ip(i)` on fixed
+   * ports and is started under `hosts.prefix(i)`.
+   */
+  hosts?: ClusterHosts;
 }
+
+/** Per-node hosts of a cluster, such as network namespaces. */
+export interface ClusterHosts {
+  /** How many nodes can be placed (initial members and joined nodes together). */
+  readonly capacity: number;
+  /** The address node `i` binds and advertises. */
+  ip(i: number): string;
+  /** The command node `i`'s server runs under (it must exec the server in place). */
+  prefix(i: number): readonly string[];
+}
+
+/** Ports a node uses on its own host when the cluster has `hosts`. */
+const HOST_PORTS = { peer: 7100, client: 7101, admin: 7102 } as const;
 
 /** One node of a {@linkcode TestCluster}, running or not. */
 export interface ClusterNodeInfo {
@@ -77,6 +98,7 @@ export class TestCluster implements AsyncDisposable {
   readonly #procs: (ServerProcess | undefined)[] = [];
   /** stderr of earlier incarnations, per node. */
   readonly #history: string[] = [];
+  readonly #paused = new Set<number>();
   readonly #ports = new Set<number>();
   readonly #options: ClusterOptions;
   readonly #root: string;
@@ -101,15 +123,12 @@ export class TestCluster implements AsyncDisposable {
     const root = options.dataRoot ?? await Deno.makeTempDir({ prefix: "rangedb-cluster-" });
     const cluster = new TestCluster(options, root, options.dataRoot === undefined);
     try {
-      const ports = freePorts(options.nodes * 3, cluster.#ports);
-      const peers: string[] = [];
-      for (let i = 0; i < options.nodes; i++) peers.push(`127.0.0.1:${ports[i * 3]}`);
+      const endpoints = [...Array(options.nodes).keys()].map((i) => cluster.#endpoints(i));
+      const peers = endpoints.map((e) => e.peer);
       const membership = options.nodes === 1
         ? ["--cluster-init"]
         : ["--cluster-init", `--peers=${peers.join(",")}`];
-      for (let i = 0; i < options.nodes; i++) {
-        cluster.#add(ports[i * 3], ports[i * 3 + 1], ports[i * 3 + 2], membership);
-      }
+      for (const e of endpoints) cluster.#add(e, membership);
       if ((options.start ?? "all") === "all") {
         const order = options.order ?? [...Array(options.nodes).keys()];
         for (const i of order) await cluster.startNode(i);
@@ -125,18 +144,43 @@ export class TestCluster implements AsyncDisposable {
     }
   }
 
-  #add(peer: number, client: number, admin: number, membership: string[]): ClusterNodeInfo {
+  /** The addresses of the node that will get index `i`. */
+  #endpoints(i: number): { peer: string; client: string; admin: string } {
+    const hosts = this.#options.hosts;
+    if (hosts !== undefined) {
+      if (i >= hosts.capacity) {
+        throw new Error(`Cannot place node ${i} as the cluster's hosts hold ${hosts.capacity}`);
+      }
+      const ip = hosts.ip(i);
+      return {
+        peer: `${ip}:${HOST_PORTS.peer}`,
+        client: `${ip}:${HOST_PORTS.client}`,
+        admin: `${ip}:${HOST_PORTS.admin}`,
+      };
+    }
+    const [peer, client, admin] = freePorts(3, this.#ports);
+    return {
+      peer: `127.0.0.1:${peer}`,
+      client: `127.0.0.1:${client}`,
+      admin: `127.0.0.1:${admin}`,
+    };
+  }
+
+  #add(
+    endpoints: { peer: string; client: string; admin: string },
+    membership: string[],
+  ): ClusterNodeInfo {
     const index = this.#nodes.length;
-    const peerAddress = `127.0.0.1:${peer}`;
+    const { peer: peerAddress, client, admin } = endpoints;
     const info: ClusterNodeInfo = {
       index,
       name: this.#options.names === false
         ? peerAddress.replaceAll(/[.:]/g, "-")
         : `node-${index + 1}`,
       peer: peerAddress,
-      client: `127.0.0.1:${client}`,
-      admin: `127.0.0.1:${admin}`,
-      adminUrl: `http://127.0.0.1:${admin}`,
+      client,
+      admin,
+      adminUrl: `http://${admin}`,
       dataDir: `${this.#root}/node-${index + 1}`,
       membership,
     };
@@ -195,14 +239,19 @@ export class TestCluster implements AsyncDisposable {
    * Starts node `i` with its flags and waits until it prints its addresses (not until ready: a
    * lone member of a 3-node cluster is never ready).
    *
+   * @param i the node
+   * @param options environment variables of this process only (over the cluster's `env`)
    * @throws {Error} with the node's output when it is running already, exits or prints nothing
    */
-  async startNode(i: number): Promise<void> {
+  async startNode(i: number, options: { env?: Record<string, string> } = {}): Promise<void> {
     this.#node(i);
     if (this.#stopped) throw new Error(`Cannot start node ${i} as the cluster was stopped`);
     if (this.isRunning(i)) throw new Error(`Cannot start node ${i} as it is running`);
     this.#retire(i);
-    const proc = spawnServer(this.flagsOf(i));
+    const proc = spawnServer(this.flagsOf(i), {
+      env: { ...this.#options.env, ...options.env },
+      prefix: this.#options.hosts?.prefix(i),
+    });
     this.#procs[i] = proc;
     await proc.waitForBanner(BANNER_TIMEOUT_MS);
   }
@@ -229,9 +278,33 @@ export class TestCluster implements AsyncDisposable {
   ): Promise<ServerExit | undefined> {
     const proc = this.#procs[this.#node(i).index];
     if (proc === undefined) return undefined;
+    // A stopped process would hold SIGTERM until it is continued.
+    if (this.#paused.delete(i)) proc.signal("SIGCONT");
     const exit = await proc.stop(signal, SIGTERM_GRACE_MS);
     this.#retire(i);
     return exit;
+  }
+
+  /**
+   * Freezes node `i` with SIGSTOP (its connections stay open, it answers nothing) until
+   * {@linkcode resume}. Does nothing for a node that is not running or already paused.
+   */
+  pause(i: number): void {
+    const proc = this.#procs[this.#node(i).index];
+    if (proc === undefined || proc.exited() || this.#paused.has(i)) return;
+    proc.signal("SIGSTOP");
+    this.#paused.add(i);
+  }
+
+  /** Continues a node frozen by {@linkcode pause} (SIGCONT). */
+  resume(i: number): void {
+    if (!this.#paused.delete(i)) return;
+    this.#procs[this.#node(i).index]?.signal("SIGCONT");
+  }
+
+  /** Whether node `i` is frozen by {@linkcode pause}. */
+  isPaused(i: number): boolean {
+    return this.#paused.has(i);
   }
 
   /**
@@ -253,8 +326,9 @@ export class TestCluster implements AsyncDisposable {
   async join(timeoutMs = 90_000): Promise<number> {
     const via = this.runningIndexes().map((j) => this.#nodes[j].peer);
     if (via.length === 0) throw new Error("Cannot join a node as no member is running");
-    const [peer, client, admin] = freePorts(3, this.#ports);
-    const { index } = this.#add(peer, client, admin, [`--join=${via.join(",")}`]);
+    const { index } = this.#add(this.#endpoints(this.#nodes.length), [
+      `--join=${via.join(",")}`,
+    ]);
     await this.startNode(index);
     await this.waitReady(index, timeoutMs);
     return index;

@@ -80,6 +80,11 @@ export interface ServerProcess {
 export interface SpawnOptions {
   /** Extra environment variables. */
   env?: Record<string, string>;
+  /**
+   * A command the server runs under, e.g. `["ip", "netns", "exec", "rdb-1"]`; it must exec the
+   * server in place (so signals reach the server itself).
+   */
+  prefix?: readonly string[];
 }
 
 /**
@@ -148,8 +153,9 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
  */
 export function spawnServer(flags: string[], options: SpawnOptions = {}): ServerProcess {
   const args = [MAIN_TS, "server", ...flags];
-  const child = new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", ...args],
+  const argv = [...(options.prefix ?? []), Deno.execPath(), "run", "-A", ...args];
+  const child = new Deno.Command(argv[0], {
+    args: argv.slice(1),
     env: options.env,
     stdin: "null",
     stdout: "piped",
