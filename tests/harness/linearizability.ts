@@ -8,6 +8,11 @@
  * taken effect: the search may linearize it at any point after its call, or never. Unknown reads
  * constrain nothing and are ignored.
  *
+ * Unknown operations are what makes the search expensive: each stays pending to the end, and the
+ * search may try it at every point. Before searching, {@linkcode pruneUnobserved} drops the unknown
+ * writes and compare-and-swaps whose value no operation ever observed, which never changes the
+ * verdict (the proof is at that function).
+ *
  * @module
  */
 
@@ -18,8 +23,11 @@ export type RegisterValue = string | null;
 export type RegisterOp =
   | { kind: "read"; value: RegisterValue }
   | { kind: "write"; value: string }
-  /** `ok` is the reported result; it is ignored when the outcome is unknown. */
-  | { kind: "cas"; expected: RegisterValue; value: string; ok: boolean };
+  /**
+   * `ok` is the reported result; it is ignored when the outcome is unknown. `actual` is the value
+   * a definitely failed cas found, when the server told it (a failed cas is then also a read).
+   */
+  | { kind: "cas"; expected: RegisterValue; value: string; ok: boolean; actual?: RegisterValue };
 
 /** One operation of a client history. */
 export interface HistoryOp {
@@ -56,13 +64,25 @@ export interface CheckOptions {
    * @default 2_000_000
    */
   maxSteps?: number;
+  /**
+   * Drop unobserved unknown writes and cas first ({@linkcode pruneUnobserved}); verdicts are the
+   * same either way, only the cost differs.
+   * @default true
+   */
+  prune?: boolean;
 }
+
+/** The verdict for one key, as {@linkcode checkEachKey} returns it. */
+export type KeyVerdict =
+  | { ok: true; key: string }
+  | { ok: "unknown"; key: string }
+  | { ok: false; key: string; ops: HistoryOp[]; stuck: HistoryOp };
 
 /**
  * Checks that a history of register operations is linearizable, key by key.
  *
  * @param history every operation of every client, in any order
- * @param options initial value and search budget
+ * @param options initial value, search budget and pruning
  * @returns ok, or the first key whose history is not linearizable (or too costly to decide)
  * @example
  * ```ts
@@ -78,7 +98,61 @@ export function checkLinearizable(
   history: readonly HistoryOp[],
   options: CheckOptions = {},
 ): LinearizabilityResult {
-  const { initial = null, maxSteps = 2_000_000 } = options;
+  for (const verdict of checkEachKey(history, options, { stopAtFirst: true })) {
+    if (verdict.ok === "unknown") return { ok: "unknown", key: verdict.key };
+    if (verdict.ok === false) return verdict;
+  }
+  return { ok: true };
+}
+
+/**
+ * Checks every key of a history on its own and returns every key's verdict, in key order: for
+ * reports that name each failing key rather than the first.
+ *
+ * @param history every operation of every client, in any order
+ * @param options initial value, search budget and pruning
+ * @param control `stopAtFirst`: end after the first key that is not proven linearizable
+ * @returns one verdict per key that has an operation with a known outcome or an unknown write
+ * @example
+ * ```ts
+ * import { checkEachKey } from "./linearizability.ts";
+ * const verdicts = checkEachKey([
+ *   { id: 1, key: "x", call: 0, ret: 1, op: { kind: "read", value: "never written" } },
+ *   { id: 2, key: "y", call: 0, ret: 1, op: { kind: "read", value: null } },
+ * ]);
+ * verdicts.map((v) => v.ok); // [false, true]
+ * ```
+ */
+export function checkEachKey(
+  history: readonly HistoryOp[],
+  options: CheckOptions = {},
+  control: { stopAtFirst?: boolean } = {},
+): KeyVerdict[] {
+  const { initial = null, maxSteps = 2_000_000, prune = true } = options;
+  const byKey = groupByKey(history);
+  const out: KeyVerdict[] = [];
+  for (const key of [...byKey.keys()].sort()) {
+    const all = byKey.get(key)!;
+    const ops = prune ? pruneKey(all) : all;
+    const verdict = checkRegister(ops, initial, maxSteps);
+    if (verdict === true) {
+      out.push({ ok: true, key });
+      continue;
+    }
+    if (verdict === "unknown") out.push({ ok: "unknown", key });
+    else {out.push({
+        ok: false,
+        key,
+        ops: [...all].sort((a, b) => a.call - b.call),
+        stuck: verdict,
+      });}
+    if (control.stopAtFirst) break;
+  }
+  return out;
+}
+
+/** The operations of each key, without the reads whose outcome is unknown (they say nothing). */
+function groupByKey(history: readonly HistoryOp[]): Map<string, HistoryOp[]> {
   const byKey = new Map<string, HistoryOp[]>();
   for (const h of history) {
     if (h.ret === undefined && h.op.kind === "read") continue;
@@ -86,22 +160,71 @@ export function checkLinearizable(
     if (ops === undefined) byKey.set(h.key, ops = []);
     ops.push(h);
   }
-  const keys = [...byKey.keys()].sort();
-  for (const key of keys) {
-    const ops = byKey.get(key)!;
-    const verdict = checkRegister(ops, initial, maxSteps);
-    if (verdict === "unknown") return { ok: "unknown", key };
-    if (verdict !== true) {
-      return { ok: false, key, ops: [...ops].sort((a, b) => a.call - b.call), stuck: verdict };
+  return byKey;
+}
+
+/**
+ * Drops every unknown write and unknown cas whose value no operation observed: no read returned
+ * it, no cas expected it, no failed cas found it. Repeats until nothing more goes (dropping an
+ * unknown cas forgets its expected value). Unknown reads are dropped too.
+ *
+ * Why the verdict stays the same. Dropping an unknown operation `u` is the same as choosing that
+ * it never took effect, which the checker may always choose, so a linearizable pruned history
+ * means a linearizable full one. Conversely, take an order of the full history in which `u` took
+ * effect, writing `v`. The next operation after `u` that the order lets take effect cannot need
+ * the register to hold `v` (nothing reads `v`, expects `v` or finds `v`), and cannot need it to
+ * hold anything else either unless it is a failed cas that does not say what it found (it could
+ * fail because of `v` and would then need the older value to differ from its expected one): so it
+ * is a write, or there is none. Removing `u` from the order leaves every other operation's
+ * outcome and real-time constraint as it was. A key with a failed cas that does not say what it
+ * found is therefore not pruned.
+ *
+ * @param history every operation of every client, in any order
+ * @returns the operations the checker must consider
+ * @example
+ * ```ts
+ * import { pruneUnobserved } from "./linearizability.ts";
+ * const kept = pruneUnobserved([
+ *   { id: 1, key: "x", call: 0, ret: undefined, op: { kind: "write", value: "lost" } },
+ *   { id: 2, key: "x", call: 1, ret: 2, op: { kind: "read", value: null } },
+ * ]);
+ * kept.map((h) => h.id); // [2]
+ * ```
+ */
+export function pruneUnobserved(history: readonly HistoryOp[]): HistoryOp[] {
+  const out: HistoryOp[] = [];
+  for (const ops of groupByKey(history).values()) out.push(...pruneKey(ops));
+  return out;
+}
+
+/** {@linkcode pruneUnobserved} of one key's operations (unknown reads already gone). */
+function pruneKey(ops: readonly HistoryOp[]): readonly HistoryOp[] {
+  const blind = ops.some((h) =>
+    h.ret !== undefined && h.op.kind === "cas" && !h.op.ok && h.op.actual === undefined
+  );
+  if (blind) return ops;
+  let kept = ops;
+  for (;;) {
+    const observed = new Set<RegisterValue>();
+    for (const { op } of kept) {
+      if (op.kind === "read") observed.add(op.value);
+      if (op.kind === "cas") {
+        observed.add(op.expected);
+        if (op.actual !== undefined) observed.add(op.actual);
+      }
     }
+    const next = kept.filter((h) =>
+      h.ret !== undefined || h.op.kind === "read" || observed.has(h.op.value)
+    );
+    if (next.length === kept.length) return kept;
+    kept = next;
   }
-  return { ok: true };
 }
 
 /**
  * The register model: the value after applying `h` to `state`, or undefined when `h` cannot take
- * effect there (a read of another value, a definite cas whose outcome contradicts the state, or an
- * unknown cas that would fail, which is the same as never having happened).
+ * effect there (a read of another value, a definite cas whose outcome or found value contradicts
+ * the state, or an unknown cas that would fail, which is the same as never having happened).
  */
 function stepModel(state: RegisterValue, h: HistoryOp): RegisterValue | undefined {
   const op = h.op;
@@ -112,7 +235,8 @@ function stepModel(state: RegisterValue, h: HistoryOp): RegisterValue | undefine
       return op.value;
     case "cas":
       if (h.ret === undefined || op.ok) return state === op.expected ? op.value : undefined;
-      return state !== op.expected ? state : undefined;
+      if (state === op.expected) return undefined;
+      return op.actual === undefined || op.actual === state ? state : undefined;
   }
 }
 
