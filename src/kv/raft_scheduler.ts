@@ -9,7 +9,8 @@
  * visible (storage caches, applied state), answer the other callers, send the other messages
  * grouped per destination node (snapshots on their own stream), and `advance()`. Only one batch
  * is in flight at a time: MVCC writes read the state the previous batch left, and what arrives
- * during a write waits for the next turn, so load batches itself.
+ * during a write waits for the next turn, so load batches itself. Tests can crash the process
+ * just before and just after the write (`passCrashPoints`).
  *
  * @module
  */
@@ -18,8 +19,14 @@ import type { Clock } from "../base/clock.ts";
 import { ErrorCode, RangeDbError } from "../base/errors.ts";
 import type { Logger } from "../base/logger.ts";
 import { MvccBatch } from "../mvcc/mod.ts";
-import { MessageType, type Ready } from "../raft/mod.ts";
-import type { Engine } from "../storage/mod.ts";
+import { MessageType, type Ready, StateType } from "../raft/mod.ts";
+import {
+  CRASH_POINT_ARMED,
+  type CrashPoint,
+  crashPoint,
+  crashPointAfterFlush,
+  type Engine,
+} from "../storage/mod.ts";
 import type { DedupeEntry } from "./replica_apply.ts";
 import type { StoreMetrics } from "./metrics.ts";
 import type { Replica } from "./replica.ts";
@@ -131,6 +138,7 @@ export class RaftScheduler {
       for (const [r, rd] of readies) if (r.stageReady(rd, batch, ctx)) sync = true;
       early = this.#sendEarly(readies);
       for (const [r] of readies) r.answerBeforeWrite();
+      if (CRASH_POINT_ARMED) await passCrashPoints(readies, "before-write");
       if (batch.count > 0) {
         const start = deps.clock.monotonic();
         await engine.write(batch, { sync });
@@ -140,6 +148,7 @@ export class RaftScheduler {
       for (const [r] of readies) r.discardReady();
       throw err;
     }
+    if (CRASH_POINT_ARMED) await passCrashPoints(readies, "after-write");
     for (const [r, rd] of readies) r.commitReady(rd);
     if (early < readies.length) this.#send(readies);
     for (const [r] of readies) {
@@ -259,6 +268,40 @@ export class RaftScheduler {
   /** Whether the scheduler was stopped (or failed). */
   get stopped(): boolean {
     return this.#stopped;
+  }
+}
+
+/**
+ * Passes the crash points of a turn (tests only; `src/storage/crash_points.ts`), one per kind of
+ * content in the turn's batch and role of the replicas holding it: `log-append` (entries to
+ * append), `hard-state` (a new term, vote or commit), `apply` (committed entries applied),
+ * `snapshot-install` (a snapshot replacing a range). `before-write`: everything is staged, the
+ * leaders' early appends and heartbeats are sent and applied key-value writes are answered, and
+ * nothing of the batch is durable; the crash waits until those have left the process.
+ * `after-write`: the batch is durable, and nothing is made visible, sent or advanced yet; the
+ * crash is immediate.
+ */
+async function passCrashPoints(
+  readies: [Replica, Ready][],
+  when: "before-write" | "after-write",
+): Promise<void> {
+  const kinds = { leader: new Set<string>(), follower: new Set<string>() };
+  for (const [r, rd] of readies) {
+    const leads = rd.softState === undefined
+      ? r.isLeader
+      : rd.softState.raftState === StateType.Leader;
+    const set = kinds[leads ? "leader" : "follower"];
+    if (rd.entries.length > 0) set.add("log-append");
+    if (rd.hardState !== undefined) set.add("hard-state");
+    if (rd.committedEntries.length > 0) set.add("apply");
+    if (rd.snapshot !== undefined) set.add("snapshot-install");
+  }
+  for (const role of ["leader", "follower"] as const) {
+    for (const kind of kinds[role]) {
+      const point = `${kind}:${when}` as CrashPoint;
+      if (when === "after-write") crashPoint(point, role);
+      else await crashPointAfterFlush(point, role);
+    }
   }
 }
 

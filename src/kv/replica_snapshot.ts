@@ -15,7 +15,13 @@
 
 import { compareBytes, encodeBytes, encodeUintTuple } from "../base/key_encoding.ts";
 import type { Message } from "../raft/mod.ts";
-import type { Engine, KeyValue, Snapshot as EngineSnapshot, WriteBatch } from "../storage/mod.ts";
+import {
+  crashPoint,
+  type Engine,
+  type KeyValue,
+  type Snapshot as EngineSnapshot,
+  type WriteBatch,
+} from "../storage/mod.ts";
 import {
   confStateOf,
   decodeAppliedState,
@@ -137,6 +143,16 @@ export function installSnapshot(rangeId: number, staged: StagedSnapshot, batch: 
     raftStateKey(rangeId, RaftStateKind.AppliedState),
     encodeAppliedState(staged.applied),
   );
+}
+
+/**
+ * Called by the transport after it buffered each chunk of an incoming snapshot (the header
+ * first): the `snapshot-receive` crash point (tests only; `src/storage/crash_points.ts`).
+ * Nothing of a snapshot is durable until a turn installs it, so a crash here must leave the
+ * replica as it was.
+ */
+export function snapshotChunkBuffered(): void {
+  crashPoint("snapshot-receive");
 }
 
 /** Whether every pair of a received snapshot lies in the range it claims to be. */

@@ -68,8 +68,14 @@ export function addKvService(server: grpc.Server, deps: KvServiceDeps): void {
   const idleMs = deps.rangeIdleTimeoutMs ?? RANGE_IDLE_TIMEOUT_MS;
   const observe = deps.observe ?? (() => {});
   const statusOf = (err: unknown) => {
-    const leader = store.leaderNodeId();
-    const leaderClientAddress = leader === 0 ? undefined : store.clientAddressOf(leader);
+    let leaderClientAddress: string | undefined;
+    try {
+      const leader = store.leaderNodeId();
+      leaderClientAddress = leader === 0 ? undefined : store.clientAddressOf(leader);
+    } catch {
+      // A store that is not open yet throws on every use: there is no leader to name, and a
+      // throw here would escape the call's rejection handler and end the process.
+    }
     return toServiceError(err, { leaderClientAddress, logger });
   };
   const finish = (method: string, started: number, code: grpc.status) =>

@@ -15,6 +15,7 @@ import * as grpc from "@grpc/grpc-js";
 import { type Clock, SystemClock } from "../base/clock.ts";
 import { ErrorCode, RangeDbError } from "../base/errors.ts";
 import type { Logger } from "../base/logger.ts";
+import { snapshotChunkBuffered } from "../kv/replica_snapshot.ts";
 import type { SnapshotPair, TransportHandler } from "../kv/transport.ts";
 import {
   type ForwardRequest,
@@ -232,6 +233,7 @@ export function addPeerService(server: grpc.Server, deps: PeerServiceDeps): void
           value: e.value,
         });
       }
+      snapshotChunkBuffered();
       if (chunk.done) done = true;
     });
     call.on("end", () => {

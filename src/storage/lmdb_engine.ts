@@ -67,6 +67,7 @@ import {
 } from "./_long_key.ts";
 import { prepareDataDir } from "./_lmdb_open.ts";
 import { encodeFormatVersion, FORMAT_VERSION_KEY, STORAGE_FORMAT_VERSION } from "./_lmdb_probe.ts";
+import { TEST_SYNC_DELAY_MS } from "./crash_points.ts";
 
 /** Options of {@linkcode openLmdbEngine}. */
 export interface LmdbEngineOptions {
@@ -76,6 +77,12 @@ export interface LmdbEngineOptions {
    * @default 128 KiB (lmdb-js's default)
    */
   mapSize?: number;
+  /**
+   * Tests only: every synced write resolves this many milliseconds after its flush, as with a
+   * slow fsync; writes still land and resolve in the order they were issued.
+   * @default `RANGEDB_TEST_SYNC_DELAY_MS` (see `crash_points.ts`), unset: 0
+   */
+  syncDelayMs?: number;
 }
 
 /**
@@ -110,6 +117,21 @@ function applyDeleteRange(db: KeyspaceDb, start: Uint8Array, end: Uint8Array): v
     ? Array.from(scanLogical(db, { start, end }, () => undefined), (kv) => physicalKey(kv.key))
     : Array.from(db.getKeys({ start, end }));
   for (const key of doomed) db.removeSync(key);
+}
+
+/**
+ * The real error of a failed commit, when `err` is lmdb-js's "Commit failed (see commitError for
+ * details)"; undefined for any other error. lmdb-js rejects the writes of a failed commit with
+ * that message and puts the real error (LMDB's errno as `code`, e.g. 5 for the EIO of a short
+ * write on a full disk) in a promise, `commitError`, that nobody else handles: unhandled, its
+ * rejection would end the process. lmdb-js rejects it in the same callback as the writes, so by
+ * now it has settled if it ever will, and a race against a settled promise reads it at once.
+ */
+function commitFailure(err: unknown): Promise<unknown> | undefined {
+  const real = (err as { commitError?: unknown } | undefined)?.commitError;
+  if (!(real instanceof Promise)) return undefined;
+  real.catch(() => undefined);
+  return Promise.race([real, Promise.resolve()]).then(() => err, (cause) => cause);
 }
 
 /** Whether a batch holds only puts and deletes of keys stored as themselves. */
@@ -187,6 +209,11 @@ export class LmdbEngine implements Engine {
   readonly #views: Record<Keyspace, KeyspaceDb>;
   readonly #snapshots = new Set<LmdbSnapshot>();
   readonly #pending = new Set<Promise<unknown>>();
+  /** Whether LMDB failed a commit (a full disk, an I/O error); see close(). */
+  #commitFailed = false;
+  readonly #syncDelayMs: number;
+  /** Settles after every write issued so far (only with `syncDelayMs`). */
+  #delayTail: Promise<unknown> = Promise.resolve();
   #open = true;
 
   /** Use {@linkcode openLmdbEngine}. */
@@ -195,8 +222,10 @@ export class LmdbEngine implements Engine {
     root: RootDatabase,
     dbs: Record<Keyspace, KeyspaceDb>,
     views: Record<Keyspace, KeyspaceDb>,
+    syncDelayMs = 0,
   ) {
     this.#root = root;
+    this.#syncDelayMs = syncDelayMs;
     this.#dbs = dbs;
     this.#views = views;
   }
@@ -262,16 +291,32 @@ export class LmdbEngine implements Engine {
         else applyDeleteRange(db, op.key, op.end);
       }
     });
-    const done =
-      ((options?.sync ?? true)
-        ? committed.then(() => this.#root.flushed).then(() => undefined)
-        : committed.then(() => undefined)).catch((err) => {
-          throw lmdbFailure("write batch", err);
-        });
+    const sync = options?.sync ?? true;
+    let settled = sync ? committed.then(() => this.#root.flushed) : committed;
+    if (this.#syncDelayMs > 0) settled = this.#delayed(settled, sync);
+    const done = settled.then(() => undefined).catch(async (err) => {
+      const failed = commitFailure(err);
+      if (failed !== undefined) this.#commitFailed = true;
+      throw lmdbFailure("write batch", failed === undefined ? err : await failed);
+    });
     this.#pending.add(done);
     const forget = () => this.#pending.delete(done);
     done.then(forget, forget);
     return done;
+  }
+
+  /**
+   * The test-only slow fsync: a synced write resolves `syncDelayMs` after its flush, and no write
+   * resolves before the writes issued earlier (as when every flush is slow).
+   */
+  #delayed(settled: Promise<unknown>, sync: boolean): Promise<unknown> {
+    const earlier = this.#delayTail;
+    const ms = this.#syncDelayMs;
+    const mine = settled
+      .then(() => sync ? new Promise((resolve) => setTimeout(resolve, ms)) : undefined)
+      .then((v) => earlier.then(() => v));
+    this.#delayTail = mine.catch(() => undefined);
+    return mine;
   }
 
   /**
@@ -334,6 +379,10 @@ export class LmdbEngine implements Engine {
     this.#open = false;
     for (const snapshot of [...this.#snapshots]) snapshot.close();
     await Promise.allSettled([...this.#pending]);
+    // lmdb-js never settles the flush of a failed commit, and its close() waits for it forever:
+    // the environment of an engine whose write failed stays open until the process exits (which
+    // is what a node does then), and its path stays registered, so it is never reopened here.
+    if (this.#commitFailed) return;
     try {
       await this.#root.close();
     } finally {
@@ -417,6 +466,10 @@ async function openRegistered(path: string, options: LmdbEngineOptions): Promise
       path,
       // lmdb-js treats a path with a file extension ("data.v1") as a file unless told otherwise.
       noSubdir: false,
+      // No event-turn batching: the scheduler sends one batch per turn anyway, and with it a
+      // failed commit (a full disk) also rejects a promise lmdb-js keeps to itself, which would
+      // end the process.
+      eventTurnBatching: false,
       maxDbs: KEYSPACES.length + 4,
       keyEncoding: "binary",
       encoding: "binary",
@@ -437,7 +490,7 @@ async function openRegistered(path: string, options: LmdbEngineOptions): Promise
       });
       await root.flushed;
     }
-    return new LmdbEngine(path, root, dbs, views);
+    return new LmdbEngine(path, root, dbs, views, options.syncDelayMs ?? TEST_SYNC_DELAY_MS);
   } catch (err) {
     await root.close();
     throw lmdbFailure("initialise storage engine", err);

@@ -1,6 +1,7 @@
 /**
  * The storage layer's public surface: the {@linkcode Engine} contract, the LMDB engine used by
- * nodes and the in-memory engine used by unit tests.
+ * nodes, the in-memory engine used by unit tests, and the test-only crash points and slow fsync
+ * of the write path (`crash_points.ts`).
  *
  * @example
  * ```ts
@@ -21,3 +22,14 @@ export * from "./engine.ts";
 export { createMemoryEngine, MemoryEngine } from "./memory_engine.ts";
 export { LmdbEngine, type LmdbEngineOptions, openLmdbEngine } from "./lmdb_engine.ts";
 export { STORAGE_FORMAT_VERSION } from "./_lmdb_probe.ts";
+export {
+  CRASH_POINT_ARMED,
+  CRASH_POINT_ENV,
+  CRASH_POINTS,
+  type CrashPoint,
+  crashPoint,
+  crashPointAfterFlush,
+  type CrashPointRole,
+  SYNC_DELAY_ENV,
+  validateCrashPointEnv,
+} from "./crash_points.ts";
