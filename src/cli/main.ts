@@ -61,13 +61,17 @@ async function runServer(args: string[]): Promise<number> {
       resolve(signal);
     });
   }
+  // A node that failed for good (a write to its data directory failed) exits non-zero, so that
+  // a supervisor restarts it from what is on disk.
+  server.failed.then(() => resolve("failure"));
   const signal = await stopped;
-  logger.info("node stopping", { signal });
+  logger.info("node stopping", signal === "failure" ? { reason: "write failure" } : { signal });
   // The process exits right after, closing its sockets without HTTP/2 GOAWAY frames (see
   // RunningServer.stop).
   await server.stop({ graceful: true, keepNetwork: true });
   logger.info("node stopped", {});
-  return 0;
+  const failure = server.failure();
+  return failure === undefined ? 0 : fail(`${failure.message} (${failure.code})`, 1);
 }
 
 /**

@@ -267,9 +267,13 @@ function exhausted(
       { grpcCode: lastAnswer.grpcCode, endpoint: lastAnswer.endpoint, cause: lastAnswer },
     );
   }
+  // A server's answer says why (a full disk, no quorum) better than a refused connection after it.
+  const answer = lastAnswer !== undefined && lastAnswer !== last
+    ? `; last answer: ${lastAnswer.message}`
+    : "";
   return new UnavailableError(
     ErrorCode.UNAVAILABLE,
-    `Cannot finish ${name} as no endpoint could serve it within its ${timeoutMs} ms timeout: last error: ${last?.message}`,
+    `Cannot finish ${name} as no endpoint could serve it within its ${timeoutMs} ms timeout: last error: ${last?.message}${answer}`,
     options,
   );
 }

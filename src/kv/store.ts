@@ -37,6 +37,7 @@ import type {
 } from "./kv_store.ts";
 import { raftStateKey, RaftStateKind, rangeIdOfKey } from "./keys.ts";
 import { NO_METRICS, type StoreMetrics } from "./metrics.ts";
+import { isPlanted } from "./planted_bugs.ts";
 import { RaftScheduler, storeStoppedError } from "./raft_scheduler.ts";
 import { Replica, type ReplicaDeps, snapshotKey } from "./replica.ts";
 import { snapshotPairsInRange } from "./replica_snapshot.ts";
@@ -73,6 +74,11 @@ export interface StoreOptions {
   raft?: { tickIntervalMs?: number; electionTick?: number; heartbeatTick?: number };
   /** Election jitter. @default Math.random */
   random?: () => number;
+  /**
+   * Called once when a batch cannot be written (the store then serves nothing more): returns the
+   * error every waiting and later caller gets, e.g. one naming a full disk. @default UNAVAILABLE
+   */
+  onWriteFailure?: (cause: unknown) => RangeDbError;
 }
 
 type CommandBody = NonNullable<Parameters<typeof newCommand>[0]>["body"];
@@ -98,6 +104,8 @@ export class Store implements KvStore, TransportHandler {
   readonly electionTick: number;
   readonly #replicaDeps: ReplicaDeps;
   #stopped = false;
+  /** Why the store stopped serving, once a batch could not be written. */
+  #failure: RangeDbError | undefined;
 
   private constructor(options: StoreOptions) {
     this.options = options;
@@ -217,17 +225,23 @@ export class Store implements KvStore, TransportHandler {
 
   /**
    * Stops serving after a batch could not be written (the scheduler has stopped): the store
-   * reports not ready, drops what peers send, and fails every waiting caller.
+   * reports not ready, drops what peers send, and fails every waiting and later caller. It never
+   * writes again: what the failed batch left in memory and in the page cache is unknown.
    */
-  #fatal(err: unknown): void {
-    this.logger.error("store failed: a batch could not be written", { error: String(err) });
-    this.#failAll(
-      // Ambiguous: a leader sends its appends before its own write, so the entry may commit.
-      new RangeDbError(ErrorCode.UNAVAILABLE, `Cannot continue as a raft batch failed: ${err}`, {
-        cause: err,
+  #fatal(cause: unknown): void {
+    // Ambiguous: a leader sends its appends before its own write, so the entry may commit.
+    const failure = this.#failure = this.options.onWriteFailure?.(cause) ??
+      new RangeDbError(ErrorCode.UNAVAILABLE, `Cannot continue as a raft batch failed: ${cause}`, {
+        cause,
         details: { ambiguous: true },
-      }),
-    );
+      });
+    const { message: error, code } = failure;
+    this.logger.error("store failed: a batch could not be written", {
+      error,
+      code,
+      cause: `${cause}`,
+    });
+    this.#failAll(failure);
   }
 
   /** Whether the store was stopped, or failed (its scheduler stopped on a failed batch). */
@@ -245,7 +259,7 @@ export class Store implements KvStore, TransportHandler {
   }
 
   #checkRunning(): void {
-    if (this.#down()) throw storeStoppedError();
+    if (this.#down()) throw this.#failure ?? storeStoppedError();
   }
 
   /**
@@ -346,7 +360,7 @@ export class Store implements KvStore, TransportHandler {
         `Cannot read as this node's replica has no data yet: range is ${replica.rangeId}`,
       );
     }
-    if (options?.serializable) return;
+    if (options?.serializable || isPlanted("stale-reads")) return;
     await replica.reads.wait(this.#deadline(options));
   }
 
@@ -381,10 +395,7 @@ export class Store implements KvStore, TransportHandler {
 
   // ---- Membership and status ----
 
-  join(
-    record: JoinRecord,
-    options?: CallOptions,
-  ): Promise<JoinResult> {
+  join(record: JoinRecord, options?: CallOptions): Promise<JoinResult> {
     this.#checkRunning();
     return this.membership.join(record, this.#deadline(options));
   }

@@ -9,6 +9,11 @@
 export interface AdminState {
   /** True once the node serves client requests. */
   ready(): boolean;
+  /**
+   * Why the node failed for good (a write to its data directory failed), if it has: `/readyz`
+   * and `/healthz` then answer 503 with it as `reason`.
+   */
+  failure?(): string | undefined;
   /** The JSON document of `GET /api/v1/node`. */
   nodeInfo(): Record<string, unknown>;
   /** The JSON document of `GET /api/v1/cluster`; absent before the node has joined a cluster. */
@@ -47,10 +52,14 @@ export async function handleAdminRequest(
   if (request.method !== "GET" && request.method !== "HEAD") {
     return json(405, { error: `Cannot ${request.method} ${pathname}: only GET is supported` });
   }
+  const failure = state.failure?.();
   switch (pathname) {
     case "/healthz":
-      return json(200, { status: "ok" });
+      return failure === undefined
+        ? json(200, { status: "ok" })
+        : json(503, { status: "failed", reason: failure });
     case "/readyz":
+      if (failure !== undefined) return json(503, { status: "failed", reason: failure });
       return state.ready() ? json(200, { status: "ready" }) : json(503, { status: "starting" });
     case "/api/v1/node":
       return json(200, state.nodeInfo());

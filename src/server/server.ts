@@ -6,6 +6,16 @@
  * Listeners bind before the store opens: a joining node must know its real peer address before
  * it asks to be admitted. Requests that arrive earlier get UNAVAILABLE ("still starting").
  *
+ * A disk too full to start on is refused before the engine opens (`data_dir_space.ts`). A batch
+ * that cannot be written later (a full disk, an I/O error) fails the node for good: the store
+ * stops, every caller gets one UNAVAILABLE error that names the data directory and, when it is
+ * one, the full disk, `/readyz` and `/healthz` answer 503 with it, and {@linkcode
+ * RunningServer.failed} tells the process to exit non-zero ({@linkcode FAILED_LINGER_MS} later),
+ * so that a supervisor restarts it once space is freed. The node does not retry in place: after a
+ * failed write (or fsync) the state in memory and in the page cache is unknown, so, as
+ * PostgreSQL, etcd and CockroachDB do, it restarts from what is on disk, and the other replicas
+ * serve meanwhile.
+ *
  * @module
  */
 import * as grpc from "@grpc/grpc-js";
@@ -15,7 +25,12 @@ import type { NodeFlags } from "../base/config_flags.ts";
 import { formatHostPort, parseHostPort } from "../base/config_units.ts";
 import { ErrorCode, RangeDbError } from "../base/errors.ts";
 import type { Logger } from "../base/logger.ts";
-import { bootstrapCluster, Store, type TransportHandler } from "../kv/mod.ts";
+import {
+  bootstrapCluster,
+  Store,
+  type TransportHandler,
+  validatePlantedBugEnv,
+} from "../kv/mod.ts";
 import { addAdminService } from "../rpc/admin_service.ts";
 import { Forwarder } from "../rpc/forwarder.ts";
 import { SERVER_OPTIONS } from "../rpc/grpc_definition.ts";
@@ -27,15 +42,23 @@ import { addPeerService } from "../rpc/peer_service.ts";
 import { GrpcPeerTransport } from "../rpc/peer_transport.ts";
 import { type GrpcListener, listenGrpc } from "../rpc/grpc_listener.ts";
 import { addReflection } from "../rpc/reflection.ts";
-import { openLmdbEngine } from "../storage/mod.ts";
+import { openLmdbEngine, validateCrashPointEnv } from "../storage/mod.ts";
 import { type AdminServer, startAdminServer } from "./admin_http.ts";
 import { clusterInfo } from "./cluster_info.ts";
 import { checkFormationFlags, establishIdentity } from "./cluster_formation.ts";
+import { checkStartSpace, writeFailureError } from "./data_dir_space.ts";
 import { lockDataDir } from "./data_dir_lock.ts";
 import { createCheckCall, createJoinCall } from "./join_client.ts";
 import { lateStore } from "./late_store.ts";
 import { createNodeMetrics } from "./metrics.ts";
 import type { NodeIdentity } from "./node_identity.ts";
+
+/**
+ * How long a failed node keeps answering (with its failure) before {@linkcode
+ * RunningServer.failed} resolves: time for the callers that were waiting, and for clients that
+ * retry at once, to get the error that says why, rather than a refused connection.
+ */
+export const FAILED_LINGER_MS = 2_000;
 
 /** A running node. */
 export interface RunningServer {
@@ -44,6 +67,14 @@ export interface RunningServer {
   readonly addresses: { peer: string; client: string; admin: string };
   /** How the node found its cluster. */
   readonly how: "resumed" | "formed" | "joined";
+  /**
+   * Resolves {@linkcode FAILED_LINGER_MS} after the node failed for good (a batch could not be
+   * written), with the error it fails every request with; never resolves while it serves. The
+   * process should then `stop()` it and exit non-zero.
+   */
+  readonly failed: Promise<RangeDbError>;
+  /** The error the node failed with, once it has. */
+  failure(): RangeDbError | undefined;
   /**
    * Stops the node: hands leadership away (graceful only), then stops the store and closes the
    * data directory, and closes its gRPC servers and clients unless `keepNetwork` is set.
@@ -100,6 +131,8 @@ export async function startServer(
   options: StartServerOptions = {},
 ): Promise<RunningServer> {
   const clock = options.clock ?? new SystemClock();
+  validateCrashPointEnv();
+  validatePlantedBugEnv();
   checkFormationFlags(flags);
   // Nothing is written before the listeners are bound and the directory is locked, and a
   // directory this start created is removed again if the start fails.
@@ -190,9 +223,19 @@ export async function startServer(
     const addresses = { peer, client, admin: "" };
     let identity: NodeIdentity | undefined = undefined;
     const ready = () => store !== undefined && store.isReady();
+    let failure: RangeDbError | undefined = undefined;
+    const failureInfo = () =>
+      failure === undefined ? {} : { failure: { code: failure.code, message: failure.message } };
     const admin: AdminServer = await startAdminServer(adminHp.host, adminHp.port, {
       ready,
-      nodeInfo: () => ({ ...identity, addresses, dataDir: flags.dataDir, ready: ready() }),
+      failure: () => failure?.message,
+      nodeInfo: () => ({
+        ...identity,
+        addresses,
+        dataDir: flags.dataDir,
+        ready: ready(),
+        ...failureInfo(),
+      }),
       clusterInfo: () => store === undefined ? undefined : clusterInfo(store),
       metrics: async () => ({ contentType: metrics.contentType, body: await metrics.render() }),
     }).catch((cause) => {
@@ -207,6 +250,7 @@ export async function startServer(
     cleanups.push(network(() => admin.close()));
     addresses.admin = formatHostPort({ host: adminHp.host, port: admin.address.port });
 
+    checkStartSpace(flags.dataDir);
     const lock = await lockDataDir(flags.dataDir);
     cleanups.push(() => lock.release());
     const engine = await openLmdbEngine(flags.dataDir);
@@ -247,6 +291,17 @@ export async function startServer(
       clock,
     });
     cleanups.push(network(() => transport.close()));
+    const failed = Promise.withResolvers<RangeDbError>();
+    let cancelLinger: (() => void) | undefined;
+    cleanups.push(() => cancelLinger?.());
+    const onWriteFailure = (cause: unknown): RangeDbError => {
+      const err = writeFailureError(flags.dataDir, cause);
+      if (failure !== undefined) return err;
+      failure = err;
+      health.set("", false);
+      cancelLinger = clock.after(FAILED_LINGER_MS, () => failed.resolve(err));
+      return err;
+    };
     store = await Store.open({
       engine,
       identity: {
@@ -261,6 +316,7 @@ export async function startServer(
       clock,
       logger: log,
       metrics: metrics.storeMetrics,
+      onWriteFailure,
     });
     const opened = store;
     transport.setHandler(handler);
@@ -278,8 +334,11 @@ export async function startServer(
       identity,
       addresses,
       how: placement.how,
+      failed: failed.promise,
+      failure: () => failure,
       async stop(options = {}) {
-        if (options.graceful && !graceful) {
+        // A failed store cannot hand leadership off: it writes nothing any more.
+        if (options.graceful && !graceful && failure === undefined) {
           graceful = true;
           await opened.transferLeadershipAway(3_000).catch((err) =>
             log.warn("leadership hand-off failed", { error: String(err) })

@@ -50,3 +50,16 @@ Deno.test("handleAdminRequest() serves /metrics as Prometheus text", async () =>
   assert.equal(res.headers.get("content-type"), "text/plain; version=0.0.4");
   assert.equal(await res.text(), "up 1\n");
 });
+
+Deno.test("handleAdminRequest() answers /readyz and /healthz with 503 and the reason once the node failed", async () => {
+  const reason = "Cannot write to the data directory as its disk is full: /d: no space left";
+  for (const path of ["/readyz", "/healthz"]) {
+    const res = await handleAdminRequest(new Request(`http://node${path}`), {
+      ready: () => true,
+      failure: () => reason,
+      nodeInfo: () => ({}),
+    });
+    assert.equal(res.status, 503, path);
+    assert.deepEqual(await res.json(), { status: "failed", reason }, path);
+  }
+});
