@@ -22,3 +22,4 @@ export { timestampOf, versionOf } from "./version.ts";
 export { bootstrapCluster, hasClusterState } from "./bootstrap.ts";
 export { Store, type StoreOptions } from "./store.ts";
 export { systemKeys } from "./keys.ts";
+export { validatePlantedBugEnv } from "./planted_bugs.ts";
