@@ -188,8 +188,9 @@ export class TestCluster {
       transport: this.net.transportFor(id),
       clock: this.clock,
       logger: createLogger({ level, fields: { test_node: id } }),
-      // 20 ms ticks: elections take 200–400 ms, short for tests yet robust to a busy machine.
-      raft: { tickIntervalMs: 20, electionTick: 10, heartbeatTick: 1 },
+      // 20 ms ticks, elections after 500–1000 ms: short for tests, yet a machine busy with other
+      // test files (event-loop stalls of a few hundred ms) does not depose a healthy leader.
+      raft: { tickIntervalMs: 20, electionTick: 25, heartbeatTick: 1 },
     });
     this.stores.set(id, store);
     this.net.handlers.set(id, store);
