@@ -48,8 +48,11 @@ export interface RaftSchedulerDeps {
   onTick(): void;
   /** Called after every turn that handled a Ready. */
   afterTurn(): void;
-  /** Called once when a batch cannot be written: the store must stop. */
-  onFatal(err: unknown): void;
+  /**
+   * Called once when a turn fails, and the store must stop: `inWrite` when the engine could not
+   * write the batch (a full or failing disk), otherwise a bug staging or applying the turn.
+   */
+  onFatal(err: unknown, inWrite: boolean): void;
 }
 
 /** The turn loop of one node. */
@@ -108,7 +111,8 @@ export class RaftScheduler {
       }
     } catch (err) {
       this.#stopped = true;
-      this.#deps.onFatal(err);
+      const inWrite = err instanceof BatchWriteFailure;
+      this.#deps.onFatal(inWrite ? err.cause : err, inWrite);
     } finally {
       this.#running = undefined;
     }
@@ -141,7 +145,9 @@ export class RaftScheduler {
       if (CRASH_POINT_ARMED) await passCrashPoints(readies, "before-write");
       if (batch.count > 0) {
         const start = deps.clock.monotonic();
-        await engine.write(batch, { sync });
+        await engine.write(batch, { sync }).catch((cause) => {
+          throw new BatchWriteFailure(cause);
+        });
         deps.metrics.batchWritten(deps.clock.monotonic() - start, sync, batch.byteSize);
       }
     } catch (err) {
@@ -302,6 +308,13 @@ async function passCrashPoints(
       if (when === "after-write") crashPoint(point, role);
       else await crashPointAfterFlush(point, role);
     }
+  }
+}
+
+/** Marks a failure of the engine's write, as opposed to one staging or applying a turn. */
+class BatchWriteFailure extends Error {
+  constructor(override readonly cause: unknown) {
+    super(`Cannot write the turn's batch: ${cause}`);
   }
 }
 

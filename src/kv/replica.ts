@@ -330,7 +330,8 @@ export class Replica {
         encodeAppliedState(out.applied),
       );
       this.#deps.metrics.applied(this.rangeId, rd.committedEntries.length);
-      this.#maybeTruncate(batch, Number(out.applied.appliedIndex));
+      // Not in a turn installing a snapshot: that replaces the log and its truncated state.
+      if (rd.snapshot === undefined) this.#maybeTruncate(batch, Number(out.applied.appliedIndex));
       sync = true;
     }
     return sync;
@@ -356,10 +357,18 @@ export class Replica {
     });
   }
 
+  /**
+   * Truncates the log to `LOG_KEEP_ENTRIES` behind `applied` once it holds more than
+   * `LOG_TRUNCATE_THRESHOLD` entries. A turn may apply entries it appends itself (a follower
+   * catching up gets entries and their commit in one Ready), so the truncation stops at the last
+   * entry already in the log: what this turn appends is not visible to the storage yet.
+   */
   #maybeTruncate(batch: WriteBatch, applied: number): void {
     const first = this.storage.firstIndex();
     if (applied - first <= LOG_TRUNCATE_THRESHOLD) return;
-    this.storage.compactTo(batch, applied - LOG_KEEP_ENTRIES);
+    const upTo = Math.min(applied - LOG_KEEP_ENTRIES, this.storage.lastIndex());
+    if (upTo < first) return;
+    this.storage.compactTo(batch, upTo);
   }
 
   /**

@@ -75,10 +75,11 @@ export interface StoreOptions {
   /** Election jitter. @default Math.random */
   random?: () => number;
   /**
-   * Called once when a batch cannot be written (the store then serves nothing more): returns the
-   * error every waiting and later caller gets, e.g. one naming a full disk. @default UNAVAILABLE
+   * Called once when a turn fails (the store then serves nothing more): returns the error every
+   * waiting and later caller gets, e.g. one naming a full disk. `inWrite` tells a failed batch
+   * write (the disk) from a turn that failed before its write (a bug). @default UNAVAILABLE
    */
-  onWriteFailure?: (cause: unknown) => RangeDbError;
+  onWriteFailure?: (cause: unknown, inWrite: boolean) => RangeDbError;
 }
 
 type CommandBody = NonNullable<Parameters<typeof newCommand>[0]>["body"];
@@ -135,7 +136,7 @@ export class Store implements KvStore, TransportHandler {
         this.membership.onTick();
       },
       afterTurn: () => this.#afterTurn(),
-      onFatal: (err) => this.#fatal(err),
+      onFatal: (err, inWrite) => this.#fatal(err, inWrite),
     });
     this.#replicaDeps = {
       engine: this.engine,
@@ -228,9 +229,9 @@ export class Store implements KvStore, TransportHandler {
    * reports not ready, drops what peers send, and fails every waiting and later caller. It never
    * writes again: what the failed batch left in memory and in the page cache is unknown.
    */
-  #fatal(cause: unknown): void {
+  #fatal(cause: unknown, inWrite: boolean): void {
     // Ambiguous: a leader sends its appends before its own write, so the entry may commit.
-    const failure = this.#failure = this.options.onWriteFailure?.(cause) ??
+    const failure = this.#failure = this.options.onWriteFailure?.(cause, inWrite) ??
       new RangeDbError(ErrorCode.UNAVAILABLE, `Cannot continue as a raft batch failed: ${cause}`, {
         cause,
         details: { ambiguous: true },

@@ -294,8 +294,13 @@ export async function startServer(
     const failed = Promise.withResolvers<RangeDbError>();
     let cancelLinger: (() => void) | undefined;
     cleanups.push(() => cancelLinger?.());
-    const onWriteFailure = (cause: unknown): RangeDbError => {
-      const err = writeFailureError(flags.dataDir, cause);
+    const onWriteFailure = (cause: unknown, inWrite: boolean): RangeDbError => {
+      const err = inWrite ? writeFailureError(flags.dataDir, cause) : new RangeDbError(
+        ErrorCode.INTERNAL,
+        `Cannot continue as a raft turn failed before its write (a bug; nothing of the turn ` +
+          `was written): ${cause instanceof Error ? cause.message : cause}`,
+        { cause, details: { ambiguous: true } },
+      );
       if (failure !== undefined) return err;
       failure = err;
       health.set("", false);

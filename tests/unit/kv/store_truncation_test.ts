@@ -1,0 +1,57 @@
+import assert from "node:assert/strict";
+import { b, s, TestCluster, waitFor } from "./_cluster.ts";
+
+async function putRange(c: TestCluster, from: number, to: number): Promise<void> {
+  for (let start = from; start < to; start += 1000) {
+    const end = Math.min(start + 1000, to);
+    await Promise.all(
+      Array.from({ length: end - start }, (_, k) => c.put(b(`/t/${start + k}`), b(`${start + k}`))),
+    );
+  }
+}
+
+// Found by `deno task test:faults --faults kill` (seed 1034): a restarted follower got ~1,070
+// entries and their commit in one Ready, and the log truncation of that turn aimed past the
+// entries already in its log; the store failed and the node exited on every restart.
+Deno.test("Replica truncates its log safely when one turn appends and applies over a thousand entries", async () => {
+  const c = await TestCluster.create(3);
+  try {
+    await c.startAll();
+    const leader = await c.waitForLeader();
+    const follower = [...c.stores.keys()].find((id) => c.stores.get(id) !== leader)!;
+    await putRange(c, 0, 9_500);
+    await c.stop(follower);
+    // The leader passes its truncation threshold (10,000 applied) and keeps the last 1,000
+    // entries, which still hold everything the follower lacks: it catches up by log, not snapshot.
+    await putRange(c, 9_500, 11_100);
+    const snapshotsBefore = c.net.snapshotsSent;
+    const restarted = await c.start(follower);
+    await waitFor(
+      async () =>
+        s(
+          (await restarted.get(b("/t/11099"), { serializable: true }).catch(() => undefined))
+            ?.value,
+        ) === "11099",
+      20_000,
+      "the restarted follower to catch up",
+    );
+    assert.equal(c.net.snapshotsSent, snapshotsBefore, "it caught up by log, not by snapshot");
+    assert.equal(restarted.isReady(), true, "the follower's store is still serving");
+    const range = restarted.firstRange()!;
+    assert.ok(range.storage.firstIndex() > 1, "the follower truncated its log");
+    assert.ok(range.storage.firstIndex() <= range.storage.lastIndex());
+    // A put after the catch-up still replicates to it.
+    await c.put(b("/t/after"), b("after"));
+    await waitFor(
+      async () =>
+        s(
+          (await restarted.get(b("/t/after"), { serializable: true }).catch(() => undefined))
+            ?.value,
+        ) === "after",
+      10_000,
+      "the put after the catch-up",
+    );
+  } finally {
+    await c.close();
+  }
+});
