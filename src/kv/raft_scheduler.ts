@@ -141,8 +141,9 @@ export class RaftScheduler {
     try {
       for (const [r, rd] of readies) if (r.stageReady(rd, batch, ctx)) sync = true;
       early = this.#sendEarly(readies);
-      for (const [r] of readies) r.answerBeforeWrite();
-      if (CRASH_POINT_ARMED) await passCrashPoints(readies, "before-write");
+      let answered = 0;
+      for (const [r] of readies) answered += r.answerBeforeWrite();
+      if (CRASH_POINT_ARMED) await passCrashPoints(readies, "before-write", answered);
       if (batch.count > 0) {
         const start = deps.clock.monotonic();
         await engine.write(batch, { sync }).catch((cause) => {
@@ -290,6 +291,7 @@ export class RaftScheduler {
 async function passCrashPoints(
   readies: [Replica, Ready][],
   when: "before-write" | "after-write",
+  answered = 0,
 ): Promise<void> {
   const kinds = { leader: new Set<string>(), follower: new Set<string>() };
   for (const [r, rd] of readies) {
@@ -306,7 +308,7 @@ async function passCrashPoints(
     for (const kind of kinds[role]) {
       const point = `${kind}:${when}` as CrashPoint;
       if (when === "after-write") crashPoint(point, role);
-      else await crashPointAfterFlush(point, role);
+      else await crashPointAfterFlush(point, role, { answered });
     }
   }
 }

@@ -401,15 +401,16 @@ export class Replica {
    * in-memory apply the same way). Linearizable reads still wait for the durable applied index,
    * so they see these writes; serializable reads of this replica see them once the batch lands.
    */
-  answerBeforeWrite(): void {
-    this.#answer(true);
+  answerBeforeWrite(): number {
+    return this.#answer(true);
   }
 
   /** Answers the staged results (only those marked `beforeWrite` when `beforeWriteOnly`). */
-  #answer(beforeWriteOnly: boolean): void {
+  #answer(beforeWriteOnly: boolean): number {
     const results = this.#stagedResults;
-    if (results.length === 0) return;
+    if (results.length === 0) return 0;
     const keep = [];
+    let answered = 0;
     for (const staged of results) {
       if (beforeWriteOnly && !staged.beforeWrite) {
         keep.push(staged);
@@ -418,6 +419,7 @@ export class Replica {
       const w = this.#waiters.get(staged.seq);
       if (w === undefined) continue;
       this.#waiters.delete(staged.seq);
+      answered++;
       const result = staged.result;
       if (result.errorCode !== "") {
         w.reject(new RangeDbError(result.errorCode as ErrorCode, result.errorMessage));
@@ -426,6 +428,7 @@ export class Replica {
       }
     }
     this.#stagedResults = keep;
+    return answered;
   }
 
   /** Forgets a failed turn's staged state. */

@@ -259,10 +259,11 @@ export function crashPoint(point: CrashPoint, role?: CrashPointRole): void {
 export async function crashPointAfterFlush(
   point: CrashPoint,
   role?: CrashPointRole,
+  facts: Record<string, number> = {},
 ): Promise<void> {
   if (point !== armedPoint || !reached(role)) return;
   await new Promise((resolve) => setTimeout(resolve, CRASH_FLUSH_MS));
-  crash(point, role);
+  crash(point, role, facts);
 }
 
 /** Counts a pass of the armed point; whether it is the one that kills. */
@@ -271,7 +272,11 @@ function reached(role: CrashPointRole | undefined): boolean {
   return --passesLeft === 0;
 }
 
-function crash(point: CrashPoint, role: CrashPointRole | undefined): never {
+function crash(
+  point: CrashPoint,
+  role: CrashPointRole | undefined,
+  facts: Record<string, number> = {},
+): never {
   const line = JSON.stringify({
     ts: new Date().toISOString(),
     level: "error",
@@ -280,6 +285,7 @@ function crash(point: CrashPoint, role: CrashPointRole | undefined): never {
     role,
     pass: armed!.nth,
     pid: Deno.pid,
+    ...facts,
   }) + "\n";
   const bytes = new TextEncoder().encode(line);
   for (let off = 0; off < bytes.length;) off += Deno.stderr.writeSync(bytes.subarray(off));

@@ -232,7 +232,7 @@ export async function expectCrash(
   i: number,
   point: string,
   timeoutMs = 30_000,
-): Promise<number> {
+): Promise<{ at: number; answered: number }> {
   await eventually(
     `node ${i} crashing at ${point}`,
     timeoutMs,
@@ -242,7 +242,8 @@ export async function expectCrash(
   assert.equal(exit?.signal, "SIGKILL", `node ${i} ended with ${JSON.stringify(exit)}`);
   const line = lastProcessStderr(cluster, i).split("\n").find((l) => crashLine(point).test(l));
   assert.ok(line !== undefined, `node ${i} wrote no crash line for ${point}`);
-  return Date.parse(JSON.parse(line).ts);
+  const fields = JSON.parse(line);
+  return { at: Date.parse(fields.ts), answered: fields.answered ?? 0 };
 }
 
 /** The stderr of node `i`'s last process (ended or running). */

@@ -56,13 +56,19 @@ async function crashAndRecover(
 }
 
 /**
- * Checks that the crashed turn had answered writes that the clients received: before-write
- * points answer the writes applied in the turn, then let them leave the process for
- * {@linkcode CRASH_FLUSH_MS} while nothing runs another turn, then crash.
+ * Checks that the crashed turn had answered writes (the crash line counts the writes the turn
+ * answered before its write) and that clients received answers while it waited: before-write
+ * points answer the writes applied in the turn, let them leave the process for
+ * {@linkcode CRASH_FLUSH_MS} while nothing runs another turn, then crash. Those writes are then
+ * acknowledged and not yet durable on the crashed node, and the later checks find them.
  */
-function expectAnsweredBeforeCrash(history: WriteHistory, crashedAt: number): void {
-  const answered = history.ackedBetween(crashedAt - CRASH_FLUSH_MS - 50, crashedAt + 20);
-  assert.ok(answered > 0, "no write was acknowledged by the turn that crashed before its write");
+function expectAnsweredBeforeCrash(
+  history: WriteHistory,
+  crash: { at: number; answered: number },
+): void {
+  assert.ok(crash.answered > 0, "the turn that crashed before its write answered no write");
+  const acked = history.ackedBetween(crash.at - CRASH_FLUSH_MS - 50, crash.at + 20);
+  assert.ok(acked > 0, "no write was acknowledged while the crashing turn waited");
 }
 
 /** A follower of range 1, other than `not`. */
@@ -160,9 +166,9 @@ Deno.test("crashPoint() on the leader: it restarts as a follower and nothing ack
         await startArmed(cluster, x, setting);
         await cluster.waitReady(x);
         const killed = await electInPlaceOfLeader(cluster, x, stream);
-        const crashedAt = await expectCrash(cluster, x, point);
+        const crash = await expectCrash(cluster, x, point);
         assert.match(lastProcessStderr(cluster, x), /"msg":"became leader"/);
-        if (point === "apply:before-write") expectAnsweredBeforeCrash(history, crashedAt);
+        if (point === "apply:before-write") expectAnsweredBeforeCrash(history, crash);
         await Promise.all([cluster.startNode(killed), cluster.startNode(x)]);
         await cluster.waitAllReady();
         await stream.moreAcked(50);
@@ -245,8 +251,8 @@ for (const points of [SINGLE_NODE_POINTS.slice(0, 3), SINGLE_NODE_POINTS.slice(3
           await cluster.kill(0, "SIGTERM");
           // Past the election's own entries (empty entry, timestamp reservation).
           await startArmed(cluster, 0, `${point}@6`);
-          const crashedAt = await expectCrash(cluster, 0, point);
-          if (point === "apply:before-write") expectAnsweredBeforeCrash(history, crashedAt);
+          const crash = await expectCrash(cluster, 0, point);
+          if (point === "apply:before-write") expectAnsweredBeforeCrash(history, crash);
           await cluster.startNode(0);
           await cluster.waitReady(0);
           await stream.moreAcked(50);

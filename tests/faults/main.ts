@@ -13,7 +13,7 @@
  * @module
  */
 import { parseArgs } from "node:util";
-import { FAULT_KINDS, type FaultKind } from "./nemesis.ts";
+import { FAULT_KINDS, type FaultKind, needsNetns } from "./nemesis.ts";
 import { type FaultRunOutcome, runFaults } from "./run.ts";
 
 const USAGE = `Usage: deno task test:faults [options]
@@ -24,12 +24,13 @@ const USAGE = `Usage: deno task test:faults [options]
   --seconds S                 length of the fault phase (default 60)
   --seed N                    seed of every random choice (default: random, printed)
   --nodes N                   cluster size (default 3)
-  --clients N                 concurrent clients (default 8)
+  --clients N                 concurrent clients (default max(8, 2 x nodes))
   --out DIR                   where a failed run's history and logs go (default fault-runs)
   --keep-history              write them for a passing run too
 
 Partitions (and mixed) need root, iproute2 and iptables: each node runs in its own network
-namespace. Exit codes: 0 ok, 1 anomaly, 3 crash, 4 liveness, 5 checker budget, 2 usage.`;
+namespace. Exit codes: 0 ok, 1 anomaly, 3 crash, 4 liveness, 5 checker budget, 6 harness
+error (the run could not be done; the summary names it), 130 interrupted, 2 usage.`;
 
 const EXIT: Record<FaultRunOutcome, number> = {
   ok: 0,
@@ -37,6 +38,7 @@ const EXIT: Record<FaultRunOutcome, number> = {
   crash: 3,
   liveness: 4,
   "checker-unknown": 5,
+  interrupted: 130,
 };
 
 function usage(message: string): never {
@@ -44,10 +46,17 @@ function usage(message: string): never {
   Deno.exit(2);
 }
 
-function positiveInt(name: string, text: string | undefined, fallback: number): number {
+function wholeNumber(
+  name: string,
+  text: string | undefined,
+  fallback: number,
+  min: number,
+): number {
   if (text === undefined) return fallback;
   const n = Number(text);
-  if (!Number.isSafeInteger(n) || n < 0) usage(`--${name} must be a whole number, got '${text}'`);
+  if (!Number.isSafeInteger(n) || n < min) {
+    usage(`--${name} must be a whole number of at least ${min}, got '${text}'`);
+  }
   return n;
 }
 
@@ -84,9 +93,11 @@ async function main(): Promise<void> {
   if (!(FAULT_KINDS as readonly string[]).includes(v.faults!)) {
     usage(`--faults must be one of ${FAULT_KINDS.join(", ")}, got '${v.faults}'`);
   }
-  const nodes = positiveInt("nodes", v.nodes, 3);
-  if (nodes < 1) usage("--nodes must be at least 1");
-  const seed = positiveInt("seed", v.seed, Math.floor(Math.random() * 2 ** 31));
+  const faults = v.faults as FaultKind;
+  const nodes = wholeNumber("nodes", v.nodes, 3, needsNetns(faults) ? 3 : 1);
+  const seed = wholeNumber("seed", v.seed, Math.floor(Math.random() * 2 ** 31), 0);
+  const seconds = wholeNumber("seconds", v.seconds, 60, 1);
+  const clients = v.clients === undefined ? undefined : wholeNumber("clients", v.clients, 8, 1);
   const controller = new AbortController();
   const onSignal = () => {
     console.error("test:faults: interrupted; stopping the cluster");
@@ -97,17 +108,29 @@ async function main(): Promise<void> {
   try {
     const summary = await runFaults({
       workload: v.workload,
-      faults: v.faults as FaultKind,
-      seconds: positiveInt("seconds", v.seconds, 60),
+      faults,
+      seconds,
       seed,
       nodes,
-      clients: positiveInt("clients", v.clients, 8),
+      clients,
       outDir: v.out,
       keepHistory: v["keep-history"],
       signal: controller.signal,
+    }).catch((err) => {
+      // The harness itself failed (no namespaces, a cluster that never formed, iptables).
+      const error = err instanceof Error ? err.message : String(err);
+      console.error(`test:faults: the run could not be done: ${error}`);
+      return {
+        outcome: "harness-error" as const,
+        workload: v.workload,
+        faults,
+        nodes,
+        seed,
+        error,
+      };
     });
     console.log(JSON.stringify(summary, null, 2));
-    Deno.exitCode = EXIT[summary.outcome];
+    Deno.exitCode = summary.outcome === "harness-error" ? 6 : EXIT[summary.outcome];
   } finally {
     Deno.removeSignalListener("SIGINT", onSignal);
     Deno.removeSignalListener("SIGTERM", onSignal);

@@ -30,7 +30,10 @@ export interface FaultRunOptions {
   seed: number;
   /** @default 3 */
   nodes?: number;
-  /** Concurrent clients of the workload. @default 8 */
+  /**
+   * Concurrent clients of the workload; half use the SDK, half talk to one node each.
+   * @default max(8, 2 × nodes), so every node has a direct client
+   */
   clients?: number;
   /** Client deadline of one operation. @default 2000 */
   opTimeoutMs?: number;
@@ -47,7 +50,13 @@ export interface FaultRunOptions {
 }
 
 /** The outcome of a run, printed as JSON by `deno task test:faults`. */
-export type FaultRunOutcome = "ok" | "anomaly" | "crash" | "liveness" | "checker-unknown";
+export type FaultRunOutcome =
+  | "ok"
+  | "anomaly"
+  | "crash"
+  | "liveness"
+  | "checker-unknown"
+  | "interrupted";
 
 /** The summary of a run. */
 export interface FaultRunSummary {
@@ -107,7 +116,9 @@ export async function runFaults(options: FaultRunOptions): Promise<FaultRunSumma
     });
     await cluster.waitAllReady(60_000);
     const endpoints = cluster.clientAddresses();
-    const workload = createWorkload(options.workload, { clients: options.clients });
+    const workload = createWorkload(options.workload, {
+      clients: options.clients ?? Math.max(8, 2 * nodes),
+    });
     const nemesis = new Nemesis(cluster, net, options.faults, rng.fork(), log);
     const env = {
       endpoints,
@@ -131,6 +142,11 @@ export async function runFaults(options: FaultRunOptions): Promise<FaultRunSumma
     } finally {
       clearTimeout(timer);
       options.signal?.removeEventListener("abort", stopPhase);
+    }
+
+    if (options.signal?.aborted) {
+      log("interrupted: the run is not judged");
+      return interrupted(options, nodes, nemesis.counts(), started);
     }
 
     // Liveness phase.
@@ -202,6 +218,33 @@ export async function runFaults(options: FaultRunOptions): Promise<FaultRunSumma
     await cluster?.stop();
     await net?.destroy();
   }
+}
+
+/** The summary of a run stopped early: nothing is judged, so it can never count as a pass. */
+function interrupted(
+  options: FaultRunOptions,
+  nodes: number,
+  faultEvents: Record<string, number>,
+  started: number,
+): FaultRunSummary {
+  return {
+    outcome: "interrupted",
+    workload: options.workload,
+    faults: options.faults,
+    nodes,
+    seed: options.seed,
+    seconds: options.seconds,
+    ops: 0,
+    ok: 0,
+    failed: 0,
+    unknown: 0,
+    valid: "unknown",
+    anomalies: 0,
+    anomalyDetails: [],
+    faultEvents,
+    crashes: [],
+    durationMs: Date.now() - started,
+  };
 }
 
 /** Writes a run's files into `<root>/<runId>/` and returns that directory. */

@@ -218,8 +218,10 @@ class NodeWorkloadClient implements WorkloadClient {
 }
 
 /**
- * The client of worker `worker`: the SDK for even workers, raw gRPC to node
- * `worker % endpoints.length` for odd ones.
+ * The client of worker `worker`: the SDK for even workers, raw gRPC for odd ones, spread
+ * round-robin over the nodes (worker 1 to node 0, 3 to node 1, …), so that with at least twice
+ * as many workers as nodes every node has a direct client and serves reads of its own, also when
+ * it is on the minority side of a partition.
  *
  * @param worker the worker's index
  * @param endpoints every node's client address, by node index
@@ -227,7 +229,7 @@ class NodeWorkloadClient implements WorkloadClient {
  */
 export function clientOfWorker(worker: number, endpoints: readonly string[]): WorkloadClient {
   if (worker % 2 === 0) return new SdkWorkloadClient(endpoints);
-  const node = worker % endpoints.length;
+  const node = Math.floor(worker / 2) % endpoints.length;
   return new NodeWorkloadClient(node, endpoints[node]);
 }
 
