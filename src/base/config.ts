@@ -177,6 +177,16 @@ export const SETTINGS = {
     description: "Form a new cluster (with --peers, or a single-node one without) if the data " +
       "directory holds none yet; on restart the stored cluster is resumed.",
   },
+  "max-sync-duration": {
+    scope: "flag",
+    type: "duration",
+    default: 20 * SECOND,
+    min: 0,
+    max: 600 * SECOND,
+    description: "Longest one batch write with its fsync may take; past it the disk counts as " +
+      "stalled and the node stops with exit 1, so that its ranges' other replicas take over " +
+      "(0 disables the check).",
+  },
   "log-level": {
     scope: "flag",
     type: "enum",

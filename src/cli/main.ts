@@ -68,11 +68,28 @@ async function runServer(args: string[]): Promise<number> {
   logger.info("node stopping", signal === "failure" ? { reason: "write failure" } : { signal });
   // The process exits right after, closing its sockets without HTTP/2 GOAWAY frames (see
   // RunningServer.stop).
-  await server.stop({ graceful: true, keepNetwork: true });
+  const stopping = server.stop({ graceful: true, keepNetwork: true });
+  if (signal === "failure") {
+    // A stalled disk may never finish the write the engine waits for on close: exit regardless.
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const gaveUp = await Promise.race([
+      stopping.then(() => false),
+      new Promise<boolean>((resolve) => timer = setTimeout(() => resolve(true), FAILED_STOP_MS)),
+    ]);
+    clearTimeout(timer);
+    if (gaveUp) {
+      logger.warn("node stop did not finish; exiting anyway", { waitedMs: FAILED_STOP_MS });
+    }
+  } else {
+    await stopping;
+  }
   logger.info("node stopped", {});
   const failure = server.failure();
   return failure === undefined ? 0 : fail(`${failure.message} (${failure.code})`, 1);
 }
+
+/** How long a failed node waits for its stop (the engine's close) before it exits anyway. */
+const FAILED_STOP_MS = 5_000;
 
 /**
  * Runs the command line.

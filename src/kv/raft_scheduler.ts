@@ -26,6 +26,7 @@ import {
   crashPoint,
   crashPointAfterFlush,
   type Engine,
+  type WriteBatch,
 } from "../storage/mod.ts";
 import type { DedupeEntry } from "./replica_apply.ts";
 import type { StoreMetrics } from "./metrics.ts";
@@ -53,6 +54,11 @@ export interface RaftSchedulerDeps {
    * write the batch (a full or failing disk), otherwise a bug staging or applying the turn.
    */
   onFatal(err: unknown, inWrite: boolean): void;
+  /**
+   * Longest a batch write (with its fsync) may take before the disk counts as stalled and the
+   * turn fails as a failed write; 0 or undefined waits forever.
+   */
+  maxSyncMs?: number;
 }
 
 /** The turn loop of one node. */
@@ -146,9 +152,7 @@ export class RaftScheduler {
       if (CRASH_POINT_ARMED) await passCrashPoints(readies, "before-write", answered);
       if (batch.count > 0) {
         const start = deps.clock.monotonic();
-        await engine.write(batch, { sync }).catch((cause) => {
-          throw new BatchWriteFailure(cause);
-        });
+        await this.#writeWithinLimit(batch, sync);
         deps.metrics.batchWritten(deps.clock.monotonic() - start, sync, batch.byteSize);
       }
     } catch (err) {
@@ -172,6 +176,35 @@ export class RaftScheduler {
         this.#scheduled = true;
         break;
       }
+    }
+  }
+
+  /**
+   * Writes the turn's batch; a write that fails, or that has not finished within `maxSyncMs` (a
+   * stalled disk: the turn would otherwise wait forever and the node keep its leases on ranges
+   * it cannot serve), throws a {@linkcode BatchWriteFailure}.
+   */
+  async #writeWithinLimit(batch: WriteBatch, sync: boolean): Promise<void> {
+    const { engine, clock, maxSyncMs } = this.#deps;
+    const write = engine.write(batch, { sync });
+    if (!maxSyncMs) {
+      await write.catch((cause) => {
+        throw new BatchWriteFailure(cause);
+      });
+      return;
+    }
+    let cancel = () => {};
+    const stalled = new Promise<never>((_, reject) => {
+      cancel = clock.after(maxSyncMs, () => reject(diskStalledError(maxSyncMs)));
+    });
+    // A stalled write may still settle later; nobody waits for it then.
+    write.catch(() => undefined);
+    try {
+      await Promise.race([write, stalled]);
+    } catch (cause) {
+      throw new BatchWriteFailure(cause);
+    } finally {
+      cancel();
     }
   }
 
@@ -311,6 +344,16 @@ async function passCrashPoints(
       else await crashPointAfterFlush(point, role, { answered });
     }
   }
+}
+
+/** The error of a batch write that did not finish within `maxSyncMs` (a stalled disk). */
+export function diskStalledError(ms: number): RangeDbError {
+  return new RangeDbError(
+    ErrorCode.UNAVAILABLE,
+    `Cannot write a raft batch as the disk stalled: the write and its fsync have not finished ` +
+      `after ${ms} ms (--max-sync-duration)`,
+    { details: { ambiguous: true, diskStalled: true } },
+  );
 }
 
 /** Marks a failure of the engine's write, as opposed to one staging or applying a turn. */

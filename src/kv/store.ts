@@ -80,6 +80,8 @@ export interface StoreOptions {
    * write (the disk) from a turn that failed before its write (a bug). @default UNAVAILABLE
    */
   onWriteFailure?: (cause: unknown, inWrite: boolean) => RangeDbError;
+  /** Longest one batch write may take before the disk counts as stalled; 0 waits forever. */
+  maxSyncMs?: number;
 }
 
 type CommandBody = NonNullable<Parameters<typeof newCommand>[0]>["body"];
@@ -126,6 +128,7 @@ export class Store implements KvStore, TransportHandler {
       metrics,
       nodeId: this.nodeId,
       tickIntervalMs: this.tickIntervalMs,
+      maxSyncMs: options.maxSyncMs,
       replicas: () => this.replicas.values(),
       onTick: () => {
         // The oracle renews its reservation on ticks too: an idle single-node cluster has no

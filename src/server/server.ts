@@ -322,6 +322,7 @@ export async function startServer(
       logger: log,
       metrics: metrics.storeMetrics,
       onWriteFailure,
+      maxSyncMs: flags.maxSyncDuration,
     });
     const opened = store;
     transport.setHandler(handler);

@@ -21,6 +21,7 @@ Deno.test("parseNodeFlags() applies the defaults of npm start", () => {
     peers: [],
     join: [],
     clusterInit: false,
+    maxSyncDuration: 20_000,
     logLevel: "info",
   });
 });
@@ -36,6 +37,7 @@ Deno.test("parseNodeFlags() parses every flag into its typed value", () => {
     "--peers=10.0.0.2:9000,10.0.0.3:9000",
     "--peers=10.0.0.4:9000",
     "--cluster-init",
+    "--max-sync-duration=2s",
     "--log-level=debug",
   ]);
   assert.deepEqual(flags, {
@@ -47,6 +49,7 @@ Deno.test("parseNodeFlags() parses every flag into its typed value", () => {
     peers: ["10.0.0.2:9000", "10.0.0.3:9000", "10.0.0.4:9000"],
     join: [],
     clusterInit: true,
+    maxSyncDuration: 2_000,
     logLevel: "debug",
   });
 });
