@@ -4,19 +4,22 @@
 # workloads. Every run's JSON summary is appended, one line each, to OUT; the script ends with a
 # table of outcomes and exits non-zero when any run failed.
 #
-#   bash tests/faults/campaign.sh [OUT] [RUNS] [SECONDS] [KINDS]
+#   bash tests/faults/campaign.sh [OUT] [RUNS] [SECONDS] [KINDS] [NODES]
 #   bash tests/faults/campaign.sh fault-campaign.jsonl 10 60 "kill pause partition mixed"
+#   bash tests/faults/campaign.sh more.jsonl 10 60 "partition mixed" 3   # every kind on 3 nodes
 set -uo pipefail
 cd "$(dirname "$0")/../.."
 out=${1:-fault-campaign.jsonl}
 runs=${2:-10}
 seconds=${3:-60}
 kinds=${4:-kill pause partition mixed}
+fixed_nodes=${5:-}
 deno=./node_modules/.bin/deno
 failed=0
 for kind in $kinds; do
   nodes=3
   [ "$kind" = partition ] && nodes=5
+  [ -n "$fixed_nodes" ] && nodes=$fixed_nodes
   for k in $(seq 1 "$runs"); do
     seed=$((1000 * k + ${#kind} * 7 + RANDOM % 7))
     workload=register
