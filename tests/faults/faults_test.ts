@@ -18,7 +18,6 @@ import type { FaultRunSummary } from "./run.ts";
 
 const MAIN = fileURLToPath(new URL("./main.ts", import.meta.url));
 const SECONDS = Number(Deno.env.get("RANGEDB_FAULT_SECONDS") ?? 25);
-const OUT = await Deno.makeTempDir({ prefix: "rangedb-fault-runs-" });
 
 const netnsReason = await netnsUnavailable();
 if (netnsReason !== undefined) {
@@ -109,19 +108,23 @@ Deno.test({
   name: "test:faults finds the stale reads of a planted bug under partitions",
   ignore: netnsReason !== undefined,
   async fn() {
-    // Every node serves "linearizable" reads from its local state: a cut-off node reads stale.
-    const summary = await faultRun(
-      ["--workload", "register", "--faults", "partition", "--seed", "5", "--out", OUT],
-      { RANGEDB_TEST_PLANTED_BUG: "stale-reads" },
-      1,
-    );
-    assert.equal(summary.outcome, "anomaly");
-    assert.equal(summary.valid, false);
-    assert.ok(summary.anomalies > 0);
-    assert.match(summary.anomalyDetails[0], /not linearizable: .* read "/);
-    assert.ok(summary.historyDir !== undefined);
-    const history = await Deno.readTextFile(`${summary.historyDir}/history.json`);
-    assert.ok(history.length > 1000, "the failing run's history was not written");
-    await Deno.remove(OUT, { recursive: true });
+    const out = await Deno.makeTempDir({ prefix: "rangedb-fault-runs-" });
+    try {
+      // Every node serves "linearizable" reads from its local state: a cut-off node reads stale.
+      const summary = await faultRun(
+        ["--workload", "register", "--faults", "partition", "--seed", "5", "--out", out],
+        { RANGEDB_TEST_PLANTED_BUG: "stale-reads" },
+        1,
+      );
+      assert.equal(summary.outcome, "anomaly");
+      assert.equal(summary.valid, false);
+      assert.ok(summary.anomalies > 0);
+      assert.match(summary.anomalyDetails[0], /not linearizable: .* read "/);
+      assert.ok(summary.historyDir !== undefined);
+      const history = await Deno.readTextFile(`${summary.historyDir}/history.json`);
+      assert.ok(history.length > 1000, "the failing run's history was not written");
+    } finally {
+      await Deno.remove(out, { recursive: true });
+    }
   },
 });
