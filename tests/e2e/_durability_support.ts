@@ -10,7 +10,7 @@ import assert from "node:assert/strict";
 import { connect, type RangeDbClient } from "../../src/client/mod.ts";
 import type { TestCluster } from "../harness/cluster.ts";
 import { Admin, withNodeGrpc } from "../harness/cluster_grpc.ts";
-import { eventually, keyOf, prefixEnd, valueOf } from "../harness/cluster_workload.ts";
+import { eventually, keyOf, scanPrefix, valueOf } from "../harness/cluster_workload.ts";
 
 /** The line `crashPoint()` writes to stderr before the process kills itself. */
 function crashLine(point: string): RegExp {
@@ -123,19 +123,6 @@ export interface WriteStream {
   moreAcked(n: number, timeoutMs?: number): Promise<void>;
 }
 
-async function scan(
-  db: RangeDbClient,
-  prefix: string,
-  serializable: boolean,
-): Promise<Map<string, string>> {
-  const out = new Map<string, string>();
-  const options = { serializable, timeoutMs: 30_000 };
-  for await (const { key, value } of db.rangeText(`/${prefix}/`, prefixEnd(prefix), options)) {
-    out.set(key, value);
-  }
-  return out;
-}
-
 /**
  * Checks every history on every running node: a serializable scan of each node (once it has
  * caught up) and a linearizable scan through any node hold every acknowledged write with its
@@ -151,7 +138,7 @@ export async function expectHistoriesOnEveryNode(
   const all = await connect({ endpoints: cluster.clientAddresses(), timeoutMs: 15_000 });
   try {
     for (const h of histories) {
-      assert.deepEqual(h.problemsIn(await scan(all, h.prefix, false)), [], `/${h.prefix}/`);
+      assert.deepEqual(h.problemsIn(await scanPrefix(all, h.prefix, false)), [], `/${h.prefix}/`);
     }
   } finally {
     all.close();
@@ -166,7 +153,7 @@ export async function expectHistoriesOnEveryNode(
           async () => {
             const problems: string[] = [];
             for (const h of histories) {
-              problems.push(...h.problemsIn(await scan(one, h.prefix, true)));
+              problems.push(...h.problemsIn(await scanPrefix(one, h.prefix, true)));
             }
             return problems;
           },
