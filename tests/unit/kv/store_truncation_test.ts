@@ -20,6 +20,17 @@ Deno.test("Replica truncates its log safely when one turn appends and applies ov
     const leader = await c.waitForLeader();
     const follower = [...c.stores.keys()].find((id) => c.stores.get(id) !== leader)!;
     await putRange(c, 0, 9_500);
+    // Puts are acknowledged by a quorum; the follower must hold all of them before it stops.
+    const before = c.stores.get(follower)!;
+    await waitFor(
+      async () =>
+        s(
+          (await before.get(b("/t/9499"), { serializable: true }).catch(() => undefined))
+            ?.value,
+        ) === "9499",
+      20_000,
+      "the follower to hold the first 9,500 puts",
+    );
     await c.stop(follower);
     // The leader passes its truncation threshold (10,000 applied) and keeps the last 1,000
     // entries, which still hold everything the follower lacks: it catches up by log, not snapshot.
