@@ -1,9 +1,9 @@
 import assert from "node:assert/strict";
 import { b, s, TestCluster, waitFor } from "./_cluster.ts";
 
-async function putRange(c: TestCluster, from: number, to: number): Promise<void> {
-  for (let start = from; start < to; start += 1000) {
-    const end = Math.min(start + 1000, to);
+async function putRange(c: TestCluster, from: number, to: number, chunk: number): Promise<void> {
+  for (let start = from; start < to; start += chunk) {
+    const end = Math.min(start + chunk, to);
     await Promise.all(
       Array.from({ length: end - start }, (_, k) => c.put(b(`/t/${start + k}`), b(`${start + k}`))),
     );
@@ -19,7 +19,7 @@ Deno.test("Replica truncates its log safely when one turn appends and applies ov
     await c.startAll();
     const leader = await c.waitForLeader();
     const follower = [...c.stores.keys()].find((id) => c.stores.get(id) !== leader)!;
-    await putRange(c, 0, 9_500);
+    await putRange(c, 0, 9_500, 1000);
     // Puts are acknowledged by a quorum; the follower must hold all of them before it stops.
     const before = c.stores.get(follower)!;
     await waitFor(
@@ -34,7 +34,9 @@ Deno.test("Replica truncates its log safely when one turn appends and applies ov
     await c.stop(follower);
     // The leader passes its truncation threshold (10,000 applied) and keeps the last 1,000
     // entries, which still hold everything the follower lacks: it catches up by log, not snapshot.
-    await putRange(c, 9_500, 11_100);
+    // Small chunks keep each leader turn short, so the truncation point lands near 9,000 and not
+    // past the follower's last entry (with 1,000 puts at once, one turn could apply to ~11,000).
+    await putRange(c, 9_500, 11_100, 50);
     const snapshotsBefore = c.net.snapshotsSent;
     const restarted = await c.start(follower);
     await waitFor(
