@@ -213,17 +213,34 @@ export const SETTINGS = {
   range_max_bytes: {
     scope: "cluster",
     type: "bytes",
-    default: 512 * MIB,
+    default: 64 * MIB,
     min: 64 * 1024,
-    description: "A range larger than this is split.",
+    description: "A range whose live keys and values pass this size is split at its middle.",
   },
   range_min_bytes: {
     scope: "cluster",
     type: "bytes",
-    default: 128 * MIB,
+    default: 16 * MIB,
     min: 0,
-    description: "A range smaller than this is merged with a small neighbour; must be less " +
-      "than range_max_bytes.",
+    description: "Two cold neighbours both smaller than this, together under half of " +
+      "range_max_bytes, are merged; must be less than range_max_bytes.",
+  },
+  range_max_keys: {
+    scope: "cluster",
+    type: "number",
+    integer: true,
+    default: 1_000_000,
+    min: 1000,
+    description: "A range with more live keys than this is split at its middle.",
+  },
+  range_split_qps: {
+    scope: "cluster",
+    type: "number",
+    integer: true,
+    default: 2500,
+    min: 0,
+    description: "A range that applied more writes per second than this for 10 s is split at " +
+      "the middle of its recently written keys (0 disables load splits).",
   },
   max_key_bytes: {
     scope: "cluster",

@@ -20,8 +20,13 @@ export const ErrorCode = {
   ALREADY_EXISTS: "ALREADY_EXISTS",
   /** The request reached a replica that is not the leader of its range. */
   NOT_LEADER: "NOT_LEADER",
-  /** No range covers the key, or the range moved (split, merged, relocated). */
+  /** No range on the answering node covers the key. */
   RANGE_NOT_FOUND: "RANGE_NOT_FOUND",
+  /**
+   * The range the request reached no longer holds the key (it split, merged or is frozen for a
+   * merge); nothing was applied and the request may be retried at once.
+   */
+  RANGE_MOVED: "RANGE_MOVED",
   /** A transaction lost a conflict; the whole transaction may be retried. */
   TXN_CONFLICT: "TXN_CONFLICT",
   /** The operation did not finish in time; whether it took effect is unknown. */

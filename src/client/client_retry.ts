@@ -41,6 +41,7 @@ const RETRYABLE_CODES = new Set<ErrorCode>([
   ErrorCode.UNAVAILABLE,
   ErrorCode.NOT_LEADER,
   ErrorCode.RANGE_NOT_FOUND,
+  ErrorCode.RANGE_MOVED,
   ErrorCode.TIMEOUT,
 ]);
 

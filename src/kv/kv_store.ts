@@ -101,7 +101,7 @@ export interface NodeInfo {
   updatedAtMs: number;
 }
 
-/** A range as this node's replica knows it. */
+/** A range as this node's replica knows it (or, without a local replica, as the meta copy does). */
 export interface RangeInfo {
   rangeId: number;
   start: Uint8Array;
@@ -110,10 +110,58 @@ export interface RangeInfo {
   generation: number;
   voters: number[];
   learners: number[];
+  /** 0 when unknown (or no local replica). */
   leaderNodeId: number;
   term: number;
   commitIndex: number;
   appliedIndex: number;
+  /** Live keys and their key + value bytes (replicated stats; 0 without a local replica). */
+  liveKeys: number;
+  liveBytes: number;
+  /** Commands this node's replica applied per second over the last 10 s. */
+  writesPerSecond: number;
+  /** Non-zero while frozen for a merge into that range. */
+  frozenIntoRangeId: number;
+  /** Whether this node holds a replica of the range (false: from the meta copy only). */
+  local: boolean;
+}
+
+/** A split or merge this node coordinates. */
+export interface MigrationInfo {
+  kind: "split" | "merge";
+  rangeId: number;
+  /** Merge: the absorbing range. Split: the new range once allocated (0 before). */
+  otherRangeId: number;
+  /** Split: the split key (empty for merges). */
+  key: Uint8Array;
+  state: "allocating" | "splitting" | "freezing" | "waiting" | "merging" | "aborting";
+  startedAtMs: number;
+  reason: "manual" | "size" | "keys" | "load" | "small";
+  nodeId: number;
+}
+
+/** The outcome of a split (or, with `dryRun`, what it would be). */
+export interface SplitOutcome {
+  /** The new range `[start, key)`. */
+  left: RangeInfo;
+  /** The parent, now `[key, end)`. */
+  right: RangeInfo;
+  dryRun: boolean;
+}
+
+/** The outcome of a merge (or, with `dryRun`, what it would be). */
+export interface MergeOutcome {
+  /** The right-hand neighbour after absorbing `subsumedRangeId`. */
+  merged: RangeInfo;
+  subsumedRangeId: number;
+  dryRun: boolean;
+}
+
+/** A raw entry of the system keyspace (`_/…`). */
+export interface MetaEntry {
+  key: Uint8Array;
+  value: Uint8Array;
+  version: bigint;
 }
 
 /** What a joining node tells the cluster about itself. */
@@ -195,6 +243,75 @@ export interface KvStore {
   peerAddressOf(nodeId: number): string | undefined;
   /** Client address of a node; undefined when unknown. */
   clientAddressOf(nodeId: number): string | undefined;
+
+  // ---- Ranges (docs/design/0009) ----
+
+  /**
+   * The range holding `key` as this node knows it: its local replica's descriptor and leader, or
+   * else the meta copy's descriptor (leader 0).
+   *
+   * @throws {RangeDbError} RANGE_NOT_FOUND when neither a local replica nor the local meta copy
+   *   holds it (the rpc layer then asks range 1's leader)
+   */
+  lookupRange(key: Uint8Array): RangeInfo;
+  /**
+   * Every range of the cluster in key order: the meta copy of range 1 (read linearizably through
+   * this node's replica of range 1), with this node's replica state where it holds one.
+   *
+   * @throws {RangeDbError} RANGE_NOT_FOUND without a local replica of range 1; UNAVAILABLE/TIMEOUT
+   */
+  listRanges(options?: ReadOptions): Promise<RangeInfo[]>;
+  /**
+   * Entries of the system keyspace with `prefix` (starting with `_/`), newest values, read
+   * through this node's replica of range 1 (linearizable unless `serializable`).
+   *
+   * @returns at most `limit` entries and whether more exist
+   * @throws {RangeDbError} INVALID_ARGUMENT for a prefix outside `_/`; RANGE_NOT_FOUND without a
+   *   local replica of range 1
+   */
+  metaScan(
+    prefix: Uint8Array,
+    limit: number,
+    options?: ReadOptions,
+  ): Promise<{ entries: MetaEntry[]; more: boolean }>;
+  /** One entry of the system keyspace; undefined when absent. Errors as {@linkcode metaScan}. */
+  metaGet(key: Uint8Array, options?: ReadOptions): Promise<MetaEntry | undefined>;
+  /**
+   * Proposes an internal command (a serialized RaftCommand: split, merge, meta update …) on this
+   * node's leader replica of the range holding `key`; resolves with the serialized CommandResult
+   * once it applied here. A deterministic refusal comes back as a result with its error code.
+   *
+   * @throws {RangeDbError} NOT_LEADER (details.leaderNodeId, rangeId), RANGE_NOT_FOUND,
+   *   RANGE_MOVED, UNAVAILABLE, TIMEOUT
+   */
+  proposeCommand(key: Uint8Array, command: Uint8Array, options?: CallOptions): Promise<Uint8Array>;
+  /**
+   * Waits until this node's replica of `rangeId` has durably applied `index`.
+   *
+   * @returns the applied index
+   * @throws {RangeDbError} RANGE_NOT_FOUND when this node holds no replica of it (or it was merged
+   *   away: details.mergedIntoRangeId), TIMEOUT at the deadline
+   */
+  waitApplied(rangeId: number, index: number, options?: CallOptions): Promise<number>;
+  /**
+   * Splits the range holding `key` at `key` (coordinated from this node: allocate an id from
+   * range 1, propose Split on the parent's leader, update the meta copy).
+   *
+   * @throws {RangeDbError} INVALID_ARGUMENT for a key that is already a range boundary or lies in
+   *   `_/`; UNAVAILABLE/TIMEOUT
+   */
+  splitRange(key: Uint8Array, options?: CallOptions & { dryRun?: boolean }): Promise<SplitOutcome>;
+  /**
+   * Merges range `rangeId` into its right-hand neighbour (Subsume, wait, Merge, meta update;
+   * aborted and unfrozen when a step fails).
+   *
+   * @throws {RangeDbError} NOT_FOUND for an unknown range; FAILED_PRECONDITION when it has no
+   *   right-hand neighbour, the neighbours' replicas differ, or the merge would cross `_/`;
+   *   UNAVAILABLE/TIMEOUT
+   */
+  mergeRange(rangeId: number, options?: CallOptions & { dryRun?: boolean }): Promise<MergeOutcome>;
+  /** The splits and merges this node coordinates right now. */
+  migrations(): MigrationInfo[];
 
   /**
    * Hands leadership of every range this node leads to the most caught-up voter and waits up to

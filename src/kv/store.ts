@@ -26,10 +26,14 @@ import type {
   JoinRecord,
   JoinResult,
   KvStore,
+  MergeOutcome,
+  MetaEntry,
+  MigrationInfo,
   NodeInfo,
   RangeInfo,
   ReadOptions,
   ScanOptions,
+  SplitOutcome,
   VersionedValue,
   WriteOp,
   WriteOptions,
@@ -445,6 +449,59 @@ export class Store implements KvStore, TransportHandler {
     return this.membership.clientAddressOf(nodeId);
   }
 
+  // ---- Ranges: TEMPORARY placeholders of the issue-7 contract (docs/design/0009), replaced by
+  // the implementation before this branch merges. ----
+
+  lookupRange(_key: Uint8Array): RangeInfo {
+    throw notYet();
+  }
+
+  listRanges(_options?: ReadOptions): Promise<RangeInfo[]> {
+    return Promise.reject(notYet());
+  }
+
+  metaScan(
+    _prefix: Uint8Array,
+    _limit: number,
+    _options?: ReadOptions,
+  ): Promise<{ entries: MetaEntry[]; more: boolean }> {
+    return Promise.reject(notYet());
+  }
+
+  metaGet(_key: Uint8Array, _options?: ReadOptions): Promise<MetaEntry | undefined> {
+    return Promise.reject(notYet());
+  }
+
+  proposeCommand(
+    _key: Uint8Array,
+    _command: Uint8Array,
+    _options?: CallOptions,
+  ): Promise<Uint8Array> {
+    return Promise.reject(notYet());
+  }
+
+  waitApplied(_rangeId: number, _index: number, _options?: CallOptions): Promise<number> {
+    return Promise.reject(notYet());
+  }
+
+  splitRange(
+    _key: Uint8Array,
+    _options?: CallOptions & { dryRun?: boolean },
+  ): Promise<SplitOutcome> {
+    return Promise.reject(notYet());
+  }
+
+  mergeRange(
+    _rangeId: number,
+    _options?: CallOptions & { dryRun?: boolean },
+  ): Promise<MergeOutcome> {
+    return Promise.reject(notYet());
+  }
+
+  migrations(): MigrationInfo[] {
+    return [];
+  }
+
   transferLeadershipAway(timeoutMs: number): Promise<void> {
     return this.membership.transferLeadershipAway(timeoutMs);
   }
@@ -518,4 +575,11 @@ export class Store implements KvStore, TransportHandler {
     for (const r of this.replicas.values()) r.enqueueEvent(() => r.raw.reportUnreachable(nodeId));
     this.scheduler.wake();
   }
+}
+
+function notYet(): RangeDbError {
+  return new RangeDbError(
+    ErrorCode.UNAVAILABLE,
+    "Cannot serve the request as ranges are not built yet",
+  );
 }

@@ -282,6 +282,11 @@ export class StoreMembership {
         term: r.term,
         commitIndex: r.storage.hardState().commit,
         appliedIndex: r.appliedIndex,
+        liveKeys: 0,
+        liveBytes: 0,
+        writesPerSecond: 0,
+        frozenIntoRangeId: 0,
+        local: true,
       });
     }
     return out;

@@ -24,6 +24,7 @@ const TO_GRPC: Readonly<Record<ErrorCode, grpc.status>> = {
   ALREADY_EXISTS: grpc.status.ALREADY_EXISTS,
   NOT_LEADER: grpc.status.UNAVAILABLE,
   RANGE_NOT_FOUND: grpc.status.UNAVAILABLE,
+  RANGE_MOVED: grpc.status.UNAVAILABLE,
   TXN_CONFLICT: grpc.status.ABORTED,
   TIMEOUT: grpc.status.DEADLINE_EXCEEDED,
   CANCELLED: grpc.status.CANCELLED,

@@ -33,6 +33,11 @@ Deno.test("clusterStatusOf() reports the store's nodes, ranges and health", () =
       term: 2,
       commitIndex: 10,
       appliedIndex: 9,
+      liveKeys: 0,
+      liveBytes: 0,
+      writesPerSecond: 0,
+      frozenIntoRangeId: 0,
+      local: true,
     }],
   });
   const res = clusterStatusOf(store, "n1");

@@ -14,7 +14,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file rangedb/v1/command.proto.
  */
 export const file_rangedb_v1_command: GenFile = /*@__PURE__*/
-  fileDesc("ChhyYW5nZWRiL3YxL2NvbW1hbmQucHJvdG8SCnJhbmdlZGIudjEiNQoHV3JpdGVPcBILCgNrZXkYASABKAwSDQoFdmFsdWUYAiABKAwSDgoGZGVsZXRlGAMgASgIIkkKEVJlcGxpY2FEZXNjcmlwdG9yEg8KB25vZGVfaWQYASABKAQSEgoKcmVwbGljYV9pZBgCIAEoBBIPCgdsZWFybmVyGAMgASgIIoQBCg9SYW5nZURlc2NyaXB0b3ISEAoIcmFuZ2VfaWQYASABKAQSDQoFc3RhcnQYAiABKAwSCwoDZW5kGAMgASgMEhIKCmdlbmVyYXRpb24YBCABKAQSLwoIcmVwbGljYXMYBSADKAsyHS5yYW5nZWRiLnYxLlJlcGxpY2FEZXNjcmlwdG9yIpwBCgpOb2RlUmVjb3JkEgwKBG5hbWUYASABKAkSDwoHbm9kZV9pZBgCIAEoBBIUCgxwZWVyX2FkZHJlc3MYAyABKAkSFgoOY2xpZW50X2FkZHJlc3MYBCABKAkSFQoNYWRtaW5fYWRkcmVzcxgFIAEoCRIVCg11cGRhdGVkX2F0X21zGAYgASgEEhMKC2luY2FybmF0aW9uGAcgASgJIs0GCgtSYWZ0Q29tbWFuZBIYChBwcm9wb3Nlcl9ub2RlX2lkGAEgASgEEhQKDHByb3Bvc2FsX3NlcRgCIAEoBBISCgpyZXF1ZXN0X2lkGAMgASgJEhEKCXRpbWVzdGFtcBgEIAEoBBIuCgV3cml0ZRgKIAEoCzIdLnJhbmdlZGIudjEuUmFmdENvbW1hbmQuV3JpdGVIABJCChBjb21wYXJlX2FuZF9zd2FwGAsgASgLMiYucmFuZ2VkYi52MS5SYWZ0Q29tbWFuZC5Db21wYXJlQW5kU3dhcEgAEjYKCWJvb3RzdHJhcBgMIAEoCzIhLnJhbmdlZGIudjEuUmFmdENvbW1hbmQuQm9vdHN0cmFwSAASOQoLdHNvX3Jlc2VydmUYDSABKAsyIi5yYW5nZWRiLnYxLlJhZnRDb21tYW5kLlRzb1Jlc2VydmVIABIzCghhZGRfbm9kZRgOIAEoCzIfLnJhbmdlZGIudjEuUmFmdENvbW1hbmQuQWRkTm9kZUgAEjkKC3Vwc2VydF9ub2RlGA8gASgLMiIucmFuZ2VkYi52MS5SYWZ0Q29tbWFuZC5VcHNlcnROb2RlSAAaKQoFV3JpdGUSIAoDb3BzGAEgAygLMhMucmFuZ2VkYi52MS5Xcml0ZU9wGmUKDkNvbXBhcmVBbmRTd2FwEgsKA2tleRgBIAEoDBIQCghleHBlY3RlZBgCIAEoDBIVCg1leHBlY3RfYWJzZW50GAMgASgIEg0KBXZhbHVlGAQgASgMEg4KBmRlbGV0ZRgFIAEoCBpoCglCb290c3RyYXASLwoKZGVzY3JpcHRvchgBIAEoCzIbLnJhbmdlZGIudjEuUmFuZ2VEZXNjcmlwdG9yEioKDXN5c3RlbV93cml0ZXMYAiADKAsyEy5yYW5nZWRiLnYxLldyaXRlT3AaIwoKVHNvUmVzZXJ2ZRIVCg11cF90b193YWxsX21zGAEgASgEGjEKB0FkZE5vZGUSJgoGcmVjb3JkGAEgASgLMhYucmFuZ2VkYi52MS5Ob2RlUmVjb3JkGjQKClVwc2VydE5vZGUSJgoGcmVjb3JkGAEgASgLMhYucmFuZ2VkYi52MS5Ob2RlUmVjb3JkQgYKBGJvZHkijgEKDUNvbW1hbmRSZXN1bHQSDwoHdmVyc2lvbhgBIAEoBBIRCglzdWNjZWVkZWQYAiABKAgSDQoFZm91bmQYAyABKAgSDgoGYWN0dWFsGAQgASgMEg8KB25vZGVfaWQYBSABKAQSEgoKZXJyb3JfY29kZRgGIAEoCRIVCg1lcnJvcl9tZXNzYWdlGAcgASgJIrgBChFSYW5nZUFwcGxpZWRTdGF0ZRIVCg1hcHBsaWVkX2luZGV4GAEgASgEEhQKDGFwcGxpZWRfdGVybRgCIAEoBBIUCgxsYXN0X3ZlcnNpb24YAyABKAQSGQoRdHNvX2hpZ2hfd2F0ZXJfbXMYBCABKAQSFAoMbmV4dF9ub2RlX2lkGAUgASgEEi8KCmRlc2NyaXB0b3IYBiABKAsyGy5yYW5nZWRiLnYxLlJhbmdlRGVzY3JpcHRvciJKCgxEZWR1cGVSZWNvcmQSKQoGcmVzdWx0GAEgASgLMhkucmFuZ2VkYi52MS5Db21tYW5kUmVzdWx0Eg8KB3ZlcnNpb24YAiABKARiBnByb3RvMw");
+  fileDesc("ChhyYW5nZWRiL3YxL2NvbW1hbmQucHJvdG8SCnJhbmdlZGIudjEiNQoHV3JpdGVPcBILCgNrZXkYASABKAwSDQoFdmFsdWUYAiABKAwSDgoGZGVsZXRlGAMgASgIIkkKEVJlcGxpY2FEZXNjcmlwdG9yEg8KB25vZGVfaWQYASABKAQSEgoKcmVwbGljYV9pZBgCIAEoBBIPCgdsZWFybmVyGAMgASgIIoQBCg9SYW5nZURlc2NyaXB0b3ISEAoIcmFuZ2VfaWQYASABKAQSDQoFc3RhcnQYAiABKAwSCwoDZW5kGAMgASgMEhIKCmdlbmVyYXRpb24YBCABKAQSLwoIcmVwbGljYXMYBSADKAsyHS5yYW5nZWRiLnYxLlJlcGxpY2FEZXNjcmlwdG9yIpwBCgpOb2RlUmVjb3JkEgwKBG5hbWUYASABKAkSDwoHbm9kZV9pZBgCIAEoBBIUCgxwZWVyX2FkZHJlc3MYAyABKAkSFgoOY2xpZW50X2FkZHJlc3MYBCABKAkSFQoNYWRtaW5fYWRkcmVzcxgFIAEoCRIVCg11cGRhdGVkX2F0X21zGAYgASgEEhMKC2luY2FybmF0aW9uGAcgASgJIvMNCgtSYWZ0Q29tbWFuZBIYChBwcm9wb3Nlcl9ub2RlX2lkGAEgASgEEhQKDHByb3Bvc2FsX3NlcRgCIAEoBBISCgpyZXF1ZXN0X2lkGAMgASgJEhEKCXRpbWVzdGFtcBgEIAEoBBIuCgV3cml0ZRgKIAEoCzIdLnJhbmdlZGIudjEuUmFmdENvbW1hbmQuV3JpdGVIABJCChBjb21wYXJlX2FuZF9zd2FwGAsgASgLMiYucmFuZ2VkYi52MS5SYWZ0Q29tbWFuZC5Db21wYXJlQW5kU3dhcEgAEjYKCWJvb3RzdHJhcBgMIAEoCzIhLnJhbmdlZGIudjEuUmFmdENvbW1hbmQuQm9vdHN0cmFwSAASOQoLdHNvX3Jlc2VydmUYDSABKAsyIi5yYW5nZWRiLnYxLlJhZnRDb21tYW5kLlRzb1Jlc2VydmVIABIzCghhZGRfbm9kZRgOIAEoCzIfLnJhbmdlZGIudjEuUmFmdENvbW1hbmQuQWRkTm9kZUgAEjkKC3Vwc2VydF9ub2RlGA8gASgLMiIucmFuZ2VkYi52MS5SYWZ0Q29tbWFuZC5VcHNlcnROb2RlSAASRAoRYWxsb2NhdGVfcmFuZ2VfaWQYECABKAsyJy5yYW5nZWRiLnYxLlJhZnRDb21tYW5kLkFsbG9jYXRlUmFuZ2VJZEgAEi4KBXNwbGl0GBEgASgLMh0ucmFuZ2VkYi52MS5SYWZ0Q29tbWFuZC5TcGxpdEgAEjIKB3N1YnN1bWUYEiABKAsyHy5yYW5nZWRiLnYxLlJhZnRDb21tYW5kLlN1YnN1bWVIABIuCgVtZXJnZRgTIAEoCzIdLnJhbmdlZGIudjEuUmFmdENvbW1hbmQuTWVyZ2VIABI5CgthYm9ydF9tZXJnZRgUIAEoCzIiLnJhbmdlZGIudjEuUmFmdENvbW1hbmQuQWJvcnRNZXJnZUgAEjQKCHVuZnJlZXplGBUgASgLMiAucmFuZ2VkYi52MS5SYWZ0Q29tbWFuZC5VbmZyZWV6ZUgAEjkKC3VwZGF0ZV9tZXRhGBYgASgLMiIucmFuZ2VkYi52MS5SYWZ0Q29tbWFuZC5VcGRhdGVNZXRhSAAaKQoFV3JpdGUSIAoDb3BzGAEgAygLMhMucmFuZ2VkYi52MS5Xcml0ZU9wGmUKDkNvbXBhcmVBbmRTd2FwEgsKA2tleRgBIAEoDBIQCghleHBlY3RlZBgCIAEoDBIVCg1leHBlY3RfYWJzZW50GAMgASgIEg0KBXZhbHVlGAQgASgMEg4KBmRlbGV0ZRgFIAEoCBpoCglCb290c3RyYXASLwoKZGVzY3JpcHRvchgBIAEoCzIbLnJhbmdlZGIudjEuUmFuZ2VEZXNjcmlwdG9yEioKDXN5c3RlbV93cml0ZXMYAiADKAsyEy5yYW5nZWRiLnYxLldyaXRlT3AaIwoKVHNvUmVzZXJ2ZRIVCg11cF90b193YWxsX21zGAEgASgEGjEKB0FkZE5vZGUSJgoGcmVjb3JkGAEgASgLMhYucmFuZ2VkYi52MS5Ob2RlUmVjb3JkGjQKClVwc2VydE5vZGUSJgoGcmVjb3JkGAEgASgLMhYucmFuZ2VkYi52MS5Ob2RlUmVjb3JkGhEKD0FsbG9jYXRlUmFuZ2VJZBpNCgVTcGxpdBIRCglzcGxpdF9rZXkYASABKAwSFAoMbmV3X3JhbmdlX2lkGAIgASgEEhsKE2V4cGVjdGVkX2dlbmVyYXRpb24YAyABKAQaPQoHU3Vic3VtZRIVCg1pbnRvX3JhbmdlX2lkGAEgASgEEhsKE2V4cGVjdGVkX2dlbmVyYXRpb24YAiABKAQawgEKBU1lcmdlEi0KCHN1YnN1bWVkGAEgASgLMhsucmFuZ2VkYi52MS5SYW5nZURlc2NyaXB0b3ISHgoWc3Vic3VtZWRfYXBwbGllZF9pbmRleBgCIAEoBBIdChVzdWJzdW1lZF9sYXN0X3ZlcnNpb24YAyABKAQSLgoOc3Vic3VtZWRfc3RhdHMYBCABKAsyFi5yYW5nZWRiLnYxLlJhbmdlU3RhdHMSGwoTZXhwZWN0ZWRfZ2VuZXJhdGlvbhgFIAEoBBonCgpBYm9ydE1lcmdlEhkKEXN1YnN1bWVkX3JhbmdlX2lkGAEgASgEGiEKCFVuZnJlZXplEhUKDWludG9fcmFuZ2VfaWQYASABKAQabAoKVXBkYXRlTWV0YRIwCgtkZXNjcmlwdG9ycxgBIAMoCzIbLnJhbmdlZGIudjEuUmFuZ2VEZXNjcmlwdG9yEiwKB3JlbW92ZWQYAiADKAsyGy5yYW5nZWRiLnYxLlJhbmdlRGVzY3JpcHRvckIGCgRib2R5IqYCCg1Db21tYW5kUmVzdWx0Eg8KB3ZlcnNpb24YASABKAQSEQoJc3VjY2VlZGVkGAIgASgIEg0KBWZvdW5kGAMgASgIEg4KBmFjdHVhbBgEIAEoDBIPCgdub2RlX2lkGAUgASgEEhIKCmVycm9yX2NvZGUYBiABKAkSFQoNZXJyb3JfbWVzc2FnZRgHIAEoCRIQCghyYW5nZV9pZBgIIAEoBBIVCg1hcHBsaWVkX2luZGV4GAkgASgEEhQKDGxhc3RfdmVyc2lvbhgKIAEoBBIlCgVzdGF0cxgLIAEoCzIWLnJhbmdlZGIudjEuUmFuZ2VTdGF0cxIwCgtkZXNjcmlwdG9ycxgMIAMoCzIbLnJhbmdlZGIudjEuUmFuZ2VEZXNjcmlwdG9yIjMKClJhbmdlU3RhdHMSEQoJbGl2ZV9rZXlzGAEgASgEEhIKCmxpdmVfYnl0ZXMYAiABKAQizwIKEVJhbmdlQXBwbGllZFN0YXRlEhUKDWFwcGxpZWRfaW5kZXgYASABKAQSFAoMYXBwbGllZF90ZXJtGAIgASgEEhQKDGxhc3RfdmVyc2lvbhgDIAEoBBIZChF0c29faGlnaF93YXRlcl9tcxgEIAEoBBIUCgxuZXh0X25vZGVfaWQYBSABKAQSLwoKZGVzY3JpcHRvchgGIAEoCzIbLnJhbmdlZGIudjEuUmFuZ2VEZXNjcmlwdG9yEhUKDW5leHRfcmFuZ2VfaWQYByABKAQSJQoFc3RhdHMYCCABKAsyFi5yYW5nZWRiLnYxLlJhbmdlU3RhdHMSHAoUZnJvemVuX2ludG9fcmFuZ2VfaWQYCSABKAQSHAoUZGVkdXBlX3N3ZWVwX3ZlcnNpb24YCiABKAQSGwoTZGVkdXBlX3N3ZWVwX2N1cnNvchgLIAEoDCIuCg5SYW5nZVRvbWJzdG9uZRIcChRtZXJnZWRfaW50b19yYW5nZV9pZBgBIAEoBCJKCgxEZWR1cGVSZWNvcmQSKQoGcmVzdWx0GAEgASgLMhkucmFuZ2VkYi52MS5Db21tYW5kUmVzdWx0Eg8KB3ZlcnNpb24YAiABKARiBnByb3RvMw");
 
 /**
  * A write of one command.
@@ -247,6 +247,48 @@ export type RaftCommand = Message<"rangedb.v1.RaftCommand"> & {
      */
     value: RaftCommand_UpsertNode;
     case: "upsertNode";
+  } | {
+    /**
+     * @generated from field: rangedb.v1.RaftCommand.AllocateRangeId allocate_range_id = 16;
+     */
+    value: RaftCommand_AllocateRangeId;
+    case: "allocateRangeId";
+  } | {
+    /**
+     * @generated from field: rangedb.v1.RaftCommand.Split split = 17;
+     */
+    value: RaftCommand_Split;
+    case: "split";
+  } | {
+    /**
+     * @generated from field: rangedb.v1.RaftCommand.Subsume subsume = 18;
+     */
+    value: RaftCommand_Subsume;
+    case: "subsume";
+  } | {
+    /**
+     * @generated from field: rangedb.v1.RaftCommand.Merge merge = 19;
+     */
+    value: RaftCommand_Merge;
+    case: "merge";
+  } | {
+    /**
+     * @generated from field: rangedb.v1.RaftCommand.AbortMerge abort_merge = 20;
+     */
+    value: RaftCommand_AbortMerge;
+    case: "abortMerge";
+  } | {
+    /**
+     * @generated from field: rangedb.v1.RaftCommand.Unfreeze unfreeze = 21;
+     */
+    value: RaftCommand_Unfreeze;
+    case: "unfreeze";
+  } | {
+    /**
+     * @generated from field: rangedb.v1.RaftCommand.UpdateMeta update_meta = 22;
+     */
+    value: RaftCommand_UpdateMeta;
+    case: "updateMeta";
   } | { case: undefined; value?: undefined };
 };
 
@@ -399,6 +441,184 @@ export const RaftCommand_UpsertNodeSchema: GenMessage<RaftCommand_UpsertNode> = 
   messageDesc(file_rangedb_v1_command, 4, 5);
 
 /**
+ * Range 1 only: hands out the next range id (CommandResult.range_id).
+ *
+ * @generated from message rangedb.v1.RaftCommand.AllocateRangeId
+ */
+export type RaftCommand_AllocateRangeId = Message<"rangedb.v1.RaftCommand.AllocateRangeId"> & {
+};
+
+/**
+ * Describes the message rangedb.v1.RaftCommand.AllocateRangeId.
+ * Use `create(RaftCommand_AllocateRangeIdSchema)` to create a new message.
+ */
+export const RaftCommand_AllocateRangeIdSchema: GenMessage<RaftCommand_AllocateRangeId> = /*@__PURE__*/
+  messageDesc(file_rangedb_v1_command, 4, 6);
+
+/**
+ * Splits the range at `split_key`: a new range `new_range_id` takes [start, split_key) with the
+ * same replicas; this range keeps [split_key, end). Refused unless the range's generation is
+ * `expected_generation` and the key lies strictly inside it, outside the `_/` keyspace.
+ *
+ * @generated from message rangedb.v1.RaftCommand.Split
+ */
+export type RaftCommand_Split = Message<"rangedb.v1.RaftCommand.Split"> & {
+  /**
+   * @generated from field: bytes split_key = 1;
+   */
+  splitKey: Uint8Array;
+
+  /**
+   * @generated from field: uint64 new_range_id = 2;
+   */
+  newRangeId: bigint;
+
+  /**
+   * @generated from field: uint64 expected_generation = 3;
+   */
+  expectedGeneration: bigint;
+};
+
+/**
+ * Describes the message rangedb.v1.RaftCommand.Split.
+ * Use `create(RaftCommand_SplitSchema)` to create a new message.
+ */
+export const RaftCommand_SplitSchema: GenMessage<RaftCommand_Split> = /*@__PURE__*/
+  messageDesc(file_rangedb_v1_command, 4, 7);
+
+/**
+ * Freezes this range for a merge into its right-hand neighbour `into_range_id`: from its
+ * apply on, the range refuses reads and writes (RANGE_MOVED). The result carries the freeze
+ * index (CommandResult.applied_index), the last version and the stats.
+ *
+ * @generated from message rangedb.v1.RaftCommand.Subsume
+ */
+export type RaftCommand_Subsume = Message<"rangedb.v1.RaftCommand.Subsume"> & {
+  /**
+   * @generated from field: uint64 into_range_id = 1;
+   */
+  intoRangeId: bigint;
+
+  /**
+   * @generated from field: uint64 expected_generation = 2;
+   */
+  expectedGeneration: bigint;
+};
+
+/**
+ * Describes the message rangedb.v1.RaftCommand.Subsume.
+ * Use `create(RaftCommand_SubsumeSchema)` to create a new message.
+ */
+export const RaftCommand_SubsumeSchema: GenMessage<RaftCommand_Subsume> = /*@__PURE__*/
+  messageDesc(file_rangedb_v1_command, 4, 8);
+
+/**
+ * Absorbs the frozen left-hand neighbour `subsumed` (as frozen at `subsumed_applied_index`):
+ * this range extends to its start, and every node destroys its replica of it in the same batch.
+ *
+ * @generated from message rangedb.v1.RaftCommand.Merge
+ */
+export type RaftCommand_Merge = Message<"rangedb.v1.RaftCommand.Merge"> & {
+  /**
+   * @generated from field: rangedb.v1.RangeDescriptor subsumed = 1;
+   */
+  subsumed?: RangeDescriptor | undefined;
+
+  /**
+   * @generated from field: uint64 subsumed_applied_index = 2;
+   */
+  subsumedAppliedIndex: bigint;
+
+  /**
+   * @generated from field: uint64 subsumed_last_version = 3;
+   */
+  subsumedLastVersion: bigint;
+
+  /**
+   * @generated from field: rangedb.v1.RangeStats subsumed_stats = 4;
+   */
+  subsumedStats?: RangeStats | undefined;
+
+  /**
+   * @generated from field: uint64 expected_generation = 5;
+   */
+  expectedGeneration: bigint;
+};
+
+/**
+ * Describes the message rangedb.v1.RaftCommand.Merge.
+ * Use `create(RaftCommand_MergeSchema)` to create a new message.
+ */
+export const RaftCommand_MergeSchema: GenMessage<RaftCommand_Merge> = /*@__PURE__*/
+  messageDesc(file_rangedb_v1_command, 4, 9);
+
+/**
+ * Ends a merge attempt of `subsumed_range_id` into this range that may still be in the log: bumps
+ * this range's generation so that a later Merge cannot apply. CommandResult.succeeded is false
+ * when the merge applied first.
+ *
+ * @generated from message rangedb.v1.RaftCommand.AbortMerge
+ */
+export type RaftCommand_AbortMerge = Message<"rangedb.v1.RaftCommand.AbortMerge"> & {
+  /**
+   * @generated from field: uint64 subsumed_range_id = 1;
+   */
+  subsumedRangeId: bigint;
+};
+
+/**
+ * Describes the message rangedb.v1.RaftCommand.AbortMerge.
+ * Use `create(RaftCommand_AbortMergeSchema)` to create a new message.
+ */
+export const RaftCommand_AbortMergeSchema: GenMessage<RaftCommand_AbortMerge> = /*@__PURE__*/
+  messageDesc(file_rangedb_v1_command, 4, 10);
+
+/**
+ * Unfreezes a range frozen by Subsume (its merge was aborted).
+ *
+ * @generated from message rangedb.v1.RaftCommand.Unfreeze
+ */
+export type RaftCommand_Unfreeze = Message<"rangedb.v1.RaftCommand.Unfreeze"> & {
+  /**
+   * @generated from field: uint64 into_range_id = 1;
+   */
+  intoRangeId: bigint;
+};
+
+/**
+ * Describes the message rangedb.v1.RaftCommand.Unfreeze.
+ * Use `create(RaftCommand_UnfreezeSchema)` to create a new message.
+ */
+export const RaftCommand_UnfreezeSchema: GenMessage<RaftCommand_Unfreeze> = /*@__PURE__*/
+  messageDesc(file_rangedb_v1_command, 4, 11);
+
+/**
+ * Range 1 only: writes the meta copy of descriptors (_/partitions/<id>, _/partitions/by-end/…,
+ * _/raft/groups/<id>); a record is only replaced by a higher generation. `removed` deletes the
+ * records of merged ranges (those at most at the given generation).
+ *
+ * @generated from message rangedb.v1.RaftCommand.UpdateMeta
+ */
+export type RaftCommand_UpdateMeta = Message<"rangedb.v1.RaftCommand.UpdateMeta"> & {
+  /**
+   * @generated from field: repeated rangedb.v1.RangeDescriptor descriptors = 1;
+   */
+  descriptors: RangeDescriptor[];
+
+  /**
+   * @generated from field: repeated rangedb.v1.RangeDescriptor removed = 2;
+   */
+  removed: RangeDescriptor[];
+};
+
+/**
+ * Describes the message rangedb.v1.RaftCommand.UpdateMeta.
+ * Use `create(RaftCommand_UpdateMetaSchema)` to create a new message.
+ */
+export const RaftCommand_UpdateMetaSchema: GenMessage<RaftCommand_UpdateMeta> = /*@__PURE__*/
+  messageDesc(file_rangedb_v1_command, 4, 12);
+
+/**
  * The answer of an applied command, kept for its request_id and returned to the proposer.
  *
  * @generated from message rangedb.v1.CommandResult
@@ -445,6 +665,38 @@ export type CommandResult = Message<"rangedb.v1.CommandResult"> & {
    * @generated from field: string error_message = 7;
    */
   errorMessage: string;
+
+  /**
+   * AllocateRangeId: the id handed out.
+   *
+   * @generated from field: uint64 range_id = 8;
+   */
+  rangeId: bigint;
+
+  /**
+   * Subsume: the index at which the range froze, its last version and stats.
+   *
+   * @generated from field: uint64 applied_index = 9;
+   */
+  appliedIndex: bigint;
+
+  /**
+   * @generated from field: uint64 last_version = 10;
+   */
+  lastVersion: bigint;
+
+  /**
+   * @generated from field: rangedb.v1.RangeStats stats = 11;
+   */
+  stats?: RangeStats | undefined;
+
+  /**
+   * Split, Subsume, Merge: the descriptor(s) after the command (Split: the parent, then the new
+   * range).
+   *
+   * @generated from field: repeated rangedb.v1.RangeDescriptor descriptors = 12;
+   */
+  descriptors: RangeDescriptor[];
 };
 
 /**
@@ -453,6 +705,30 @@ export type CommandResult = Message<"rangedb.v1.CommandResult"> & {
  */
 export const CommandResultSchema: GenMessage<CommandResult> = /*@__PURE__*/
   messageDesc(file_rangedb_v1_command, 5);
+
+/**
+ * Live (newest, not deleted) keys and their key + value bytes in a range's span of `data`.
+ *
+ * @generated from message rangedb.v1.RangeStats
+ */
+export type RangeStats = Message<"rangedb.v1.RangeStats"> & {
+  /**
+   * @generated from field: uint64 live_keys = 1;
+   */
+  liveKeys: bigint;
+
+  /**
+   * @generated from field: uint64 live_bytes = 2;
+   */
+  liveBytes: bigint;
+};
+
+/**
+ * Describes the message rangedb.v1.RangeStats.
+ * Use `create(RangeStatsSchema)` to create a new message.
+ */
+export const RangeStatsSchema: GenMessage<RangeStats> = /*@__PURE__*/
+  messageDesc(file_rangedb_v1_command, 6);
 
 /**
  * A range's replicated applied state: everything derived from the applied log besides data.
@@ -498,6 +774,38 @@ export type RangeAppliedState = Message<"rangedb.v1.RangeAppliedState"> & {
    * @generated from field: rangedb.v1.RangeDescriptor descriptor = 6;
    */
   descriptor?: RangeDescriptor | undefined;
+
+  /**
+   * The next range id to hand out (range 1 only; 0 is read as 2).
+   *
+   * @generated from field: uint64 next_range_id = 7;
+   */
+  nextRangeId: bigint;
+
+  /**
+   * @generated from field: rangedb.v1.RangeStats stats = 8;
+   */
+  stats?: RangeStats | undefined;
+
+  /**
+   * Set while frozen for a merge into this right-hand neighbour (Subsume); 0 otherwise.
+   *
+   * @generated from field: uint64 frozen_into_range_id = 9;
+   */
+  frozenIntoRangeId: bigint;
+
+  /**
+   * The dedupe sweep: the next commit version at which a sweep starts, and where the running one
+   * continues (a key of the dedupe keyspace; empty: not running).
+   *
+   * @generated from field: uint64 dedupe_sweep_version = 10;
+   */
+  dedupeSweepVersion: bigint;
+
+  /**
+   * @generated from field: bytes dedupe_sweep_cursor = 11;
+   */
+  dedupeSweepCursor: Uint8Array;
 };
 
 /**
@@ -505,10 +813,30 @@ export type RangeAppliedState = Message<"rangedb.v1.RangeAppliedState"> & {
  * Use `create(RangeAppliedStateSchema)` to create a new message.
  */
 export const RangeAppliedStateSchema: GenMessage<RangeAppliedState> = /*@__PURE__*/
-  messageDesc(file_rangedb_v1_command, 6);
+  messageDesc(file_rangedb_v1_command, 7);
 
 /**
- * A stored request_id result, for idempotent retries.
+ * What stays of a range merged away on a node: late messages for it are dropped.
+ *
+ * @generated from message rangedb.v1.RangeTombstone
+ */
+export type RangeTombstone = Message<"rangedb.v1.RangeTombstone"> & {
+  /**
+   * @generated from field: uint64 merged_into_range_id = 1;
+   */
+  mergedIntoRangeId: bigint;
+};
+
+/**
+ * Describes the message rangedb.v1.RangeTombstone.
+ * Use `create(RangeTombstoneSchema)` to create a new message.
+ */
+export const RangeTombstoneSchema: GenMessage<RangeTombstone> = /*@__PURE__*/
+  messageDesc(file_rangedb_v1_command, 8);
+
+/**
+ * A stored request_id result, for idempotent retries. Kept in the dedupe keyspace under the
+ * command's first key and the request id, so it belongs to whichever range holds that key.
  *
  * @generated from message rangedb.v1.DedupeRecord
  */
@@ -531,5 +859,5 @@ export type DedupeRecord = Message<"rangedb.v1.DedupeRecord"> & {
  * Use `create(DedupeRecordSchema)` to create a new message.
  */
 export const DedupeRecordSchema: GenMessage<DedupeRecord> = /*@__PURE__*/
-  messageDesc(file_rangedb_v1_command, 7);
+  messageDesc(file_rangedb_v1_command, 9);
 

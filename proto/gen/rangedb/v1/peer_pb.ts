@@ -7,6 +7,8 @@
 
 import type { GenFile, GenMessage, GenService } from "@bufbuild/protobuf/codegenv2";
 import { fileDesc, messageDesc, serviceDesc } from "@bufbuild/protobuf/codegenv2";
+import type { Migration } from "./admin_pb.ts";
+import { file_rangedb_v1_admin } from "./admin_pb.ts";
 import type { Message as Message$1, RaftMessageBatch } from "./raft_pb.ts";
 import { file_rangedb_v1_raft } from "./raft_pb.ts";
 import type { Message } from "@bufbuild/protobuf";
@@ -15,7 +17,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file rangedb/v1/peer.proto.
  */
 export const file_rangedb_v1_peer: GenFile = /*@__PURE__*/
-  fileDesc("ChVyYW5nZWRiL3YxL3BlZXIucHJvdG8SCnJhbmdlZGIudjEiVgoTUmFmdE1lc3NhZ2VzUmVxdWVzdBISCgpjbHVzdGVyX2lkGAEgASgJEisKBWJhdGNoGAIgASgLMhwucmFuZ2VkYi52MS5SYWZ0TWVzc2FnZUJhdGNoIl0KFFJhZnRNZXNzYWdlc1Jlc3BvbnNlEhgKEGJhdGNoZXNfcmVjZWl2ZWQYASABKAQSKwoFYmF0Y2gYAiABKAsyHC5yYW5nZWRiLnYxLlJhZnRNZXNzYWdlQmF0Y2gilwIKD1NuYXBzaG90UmVxdWVzdBIyCgZoZWFkZXIYASABKAsyIi5yYW5nZWRiLnYxLlNuYXBzaG90UmVxdWVzdC5IZWFkZXISKgoHZW50cmllcxgCIAMoCzIZLnJhbmdlZGIudjEuU25hcHNob3RFbnRyeRIMCgRkb25lGAMgASgIGpUBCgZIZWFkZXISEgoKY2x1c3Rlcl9pZBgBIAEoCRIUCgxmcm9tX25vZGVfaWQYAiABKAQSEgoKdG9fbm9kZV9pZBgDIAEoBBIQCghyYW5nZV9pZBgEIAEoBBIkCgdtZXNzYWdlGAUgASgLMhMucmFuZ2VkYi52MS5NZXNzYWdlEhUKDWFwcGxpZWRfc3RhdGUYBiABKAwiPQoNU25hcHNob3RFbnRyeRIQCghrZXlzcGFjZRgBIAEoCRILCgNrZXkYAiABKAwSDQoFdmFsdWUYAyABKAwiJAoQU25hcHNob3RSZXNwb25zZRIQCghhY2NlcHRlZBgBIAEoCCJFCg5Gb3J3YXJkUmVxdWVzdBISCgpjbHVzdGVyX2lkGAEgASgJEg4KBm1ldGhvZBgCIAEoCRIPCgdyZXF1ZXN0GAMgASgMIiMKD0ZvcndhcmRSZXNwb25zZRIQCghyZXNwb25zZRgBIAEoDCKdAQoLSm9pblJlcXVlc3QSDAoEbmFtZRgBIAEoCRIUCgxwZWVyX2FkZHJlc3MYAiABKAkSFgoOY2xpZW50X2FkZHJlc3MYAyABKAkSFQoNYWRtaW5fYWRkcmVzcxgEIAEoCRISCgpjbHVzdGVyX2lkGAUgASgJEhIKCmNoZWNrX29ubHkYBiABKAgSEwoLaW5jYXJuYXRpb24YByABKAkirgEKDEpvaW5SZXNwb25zZRISCgpjbHVzdGVyX2lkGAEgASgJEg8KB25vZGVfaWQYAiABKAQSQwoOcGVlcl9hZGRyZXNzZXMYAyADKAsyKy5yYW5nZWRiLnYxLkpvaW5SZXNwb25zZS5QZWVyQWRkcmVzc2VzRW50cnkaNAoSUGVlckFkZHJlc3Nlc0VudHJ5EgsKA2tleRgBIAEoBBINCgV2YWx1ZRgCIAEoCToCOAEypQIKBFBlZXISVQoMUmFmdE1lc3NhZ2VzEh8ucmFuZ2VkYi52MS5SYWZ0TWVzc2FnZXNSZXF1ZXN0GiAucmFuZ2VkYi52MS5SYWZ0TWVzc2FnZXNSZXNwb25zZSgBMAESRwoIU25hcHNob3QSGy5yYW5nZWRiLnYxLlNuYXBzaG90UmVxdWVzdBocLnJhbmdlZGIudjEuU25hcHNob3RSZXNwb25zZSgBEkIKB0ZvcndhcmQSGi5yYW5nZWRiLnYxLkZvcndhcmRSZXF1ZXN0GhsucmFuZ2VkYi52MS5Gb3J3YXJkUmVzcG9uc2USOQoESm9pbhIXLnJhbmdlZGIudjEuSm9pblJlcXVlc3QaGC5yYW5nZWRiLnYxLkpvaW5SZXNwb25zZWIGcHJvdG8z", [file_rangedb_v1_raft]);
+  fileDesc("ChVyYW5nZWRiL3YxL3BlZXIucHJvdG8SCnJhbmdlZGIudjEiVgoTUmFmdE1lc3NhZ2VzUmVxdWVzdBISCgpjbHVzdGVyX2lkGAEgASgJEisKBWJhdGNoGAIgASgLMhwucmFuZ2VkYi52MS5SYWZ0TWVzc2FnZUJhdGNoIl0KFFJhZnRNZXNzYWdlc1Jlc3BvbnNlEhgKEGJhdGNoZXNfcmVjZWl2ZWQYASABKAQSKwoFYmF0Y2gYAiABKAsyHC5yYW5nZWRiLnYxLlJhZnRNZXNzYWdlQmF0Y2gilwIKD1NuYXBzaG90UmVxdWVzdBIyCgZoZWFkZXIYASABKAsyIi5yYW5nZWRiLnYxLlNuYXBzaG90UmVxdWVzdC5IZWFkZXISKgoHZW50cmllcxgCIAMoCzIZLnJhbmdlZGIudjEuU25hcHNob3RFbnRyeRIMCgRkb25lGAMgASgIGpUBCgZIZWFkZXISEgoKY2x1c3Rlcl9pZBgBIAEoCRIUCgxmcm9tX25vZGVfaWQYAiABKAQSEgoKdG9fbm9kZV9pZBgDIAEoBBIQCghyYW5nZV9pZBgEIAEoBBIkCgdtZXNzYWdlGAUgASgLMhMucmFuZ2VkYi52MS5NZXNzYWdlEhUKDWFwcGxpZWRfc3RhdGUYBiABKAwiPQoNU25hcHNob3RFbnRyeRIQCghrZXlzcGFjZRgBIAEoCRILCgNrZXkYAiABKAwSDQoFdmFsdWUYAyABKAwiJAoQU25hcHNob3RSZXNwb25zZRIQCghhY2NlcHRlZBgBIAEoCCJFCg5Gb3J3YXJkUmVxdWVzdBISCgpjbHVzdGVyX2lkGAEgASgJEg4KBm1ldGhvZBgCIAEoCRIPCgdyZXF1ZXN0GAMgASgMIiMKD0ZvcndhcmRSZXNwb25zZRIQCghyZXNwb25zZRgBIAEoDCIuCg5Qcm9wb3NlUmVxdWVzdBILCgNrZXkYASABKAwSDwoHY29tbWFuZBgCIAEoDCIhCg9Qcm9wb3NlUmVzcG9uc2USDgoGcmVzdWx0GAEgASgMIjUKEldhaXRBcHBsaWVkUmVxdWVzdBIQCghyYW5nZV9pZBgBIAEoBBINCgVpbmRleBgCIAEoBCIsChNXYWl0QXBwbGllZFJlc3BvbnNlEhUKDWFwcGxpZWRfaW5kZXgYASABKAQiEwoRTWlncmF0aW9uc1JlcXVlc3QiPwoSTWlncmF0aW9uc1Jlc3BvbnNlEikKCm1pZ3JhdGlvbnMYASADKAsyFS5yYW5nZWRiLnYxLk1pZ3JhdGlvbiKdAQoLSm9pblJlcXVlc3QSDAoEbmFtZRgBIAEoCRIUCgxwZWVyX2FkZHJlc3MYAiABKAkSFgoOY2xpZW50X2FkZHJlc3MYAyABKAkSFQoNYWRtaW5fYWRkcmVzcxgEIAEoCRISCgpjbHVzdGVyX2lkGAUgASgJEhIKCmNoZWNrX29ubHkYBiABKAgSEwoLaW5jYXJuYXRpb24YByABKAkirgEKDEpvaW5SZXNwb25zZRISCgpjbHVzdGVyX2lkGAEgASgJEg8KB25vZGVfaWQYAiABKAQSQwoOcGVlcl9hZGRyZXNzZXMYAyADKAsyKy5yYW5nZWRiLnYxLkpvaW5SZXNwb25zZS5QZWVyQWRkcmVzc2VzRW50cnkaNAoSUGVlckFkZHJlc3Nlc0VudHJ5EgsKA2tleRgBIAEoBBINCgV2YWx1ZRgCIAEoCToCOAEypQIKBFBlZXISVQoMUmFmdE1lc3NhZ2VzEh8ucmFuZ2VkYi52MS5SYWZ0TWVzc2FnZXNSZXF1ZXN0GiAucmFuZ2VkYi52MS5SYWZ0TWVzc2FnZXNSZXNwb25zZSgBMAESRwoIU25hcHNob3QSGy5yYW5nZWRiLnYxLlNuYXBzaG90UmVxdWVzdBocLnJhbmdlZGIudjEuU25hcHNob3RSZXNwb25zZSgBEkIKB0ZvcndhcmQSGi5yYW5nZWRiLnYxLkZvcndhcmRSZXF1ZXN0GhsucmFuZ2VkYi52MS5Gb3J3YXJkUmVzcG9uc2USOQoESm9pbhIXLnJhbmdlZGIudjEuSm9pblJlcXVlc3QaGC5yYW5nZWRiLnYxLkpvaW5SZXNwb25zZWIGcHJvdG8z", [file_rangedb_v1_admin, file_rangedb_v1_raft]);
 
 /**
  * One message the dialling node writes on a RaftMessages stream: the batch of one scheduler turn
@@ -209,7 +211,9 @@ export type ForwardRequest = Message<"rangedb.v1.ForwardRequest"> & {
   clusterId: string;
 
   /**
-   * The KV method name ("Put", "Delete", "Batch", "CompareAndSwap", "Get").
+   * The KV method name ("Put", "Delete", "Batch", "CompareAndSwap", "Get"), or an internal one:
+   * "Propose" (ProposeRequest), "WaitApplied" (WaitAppliedRequest), "Migrations"
+   * (MigrationsRequest).
    *
    * @generated from field: string method = 2;
    */
@@ -248,6 +252,124 @@ export type ForwardResponse = Message<"rangedb.v1.ForwardResponse"> & {
  */
 export const ForwardResponseSchema: GenMessage<ForwardResponse> = /*@__PURE__*/
   messageDesc(file_rangedb_v1_peer, 6);
+
+/**
+ * An internal command for the leader of the range holding `key` (split, merge, meta updates …).
+ *
+ * @generated from message rangedb.v1.ProposeRequest
+ */
+export type ProposeRequest = Message<"rangedb.v1.ProposeRequest"> & {
+  /**
+   * @generated from field: bytes key = 1;
+   */
+  key: Uint8Array;
+
+  /**
+   * A RaftCommand (command.proto).
+   *
+   * @generated from field: bytes command = 2;
+   */
+  command: Uint8Array;
+};
+
+/**
+ * Describes the message rangedb.v1.ProposeRequest.
+ * Use `create(ProposeRequestSchema)` to create a new message.
+ */
+export const ProposeRequestSchema: GenMessage<ProposeRequest> = /*@__PURE__*/
+  messageDesc(file_rangedb_v1_peer, 7);
+
+/**
+ * @generated from message rangedb.v1.ProposeResponse
+ */
+export type ProposeResponse = Message<"rangedb.v1.ProposeResponse"> & {
+  /**
+   * The CommandResult (command.proto).
+   *
+   * @generated from field: bytes result = 1;
+   */
+  result: Uint8Array;
+};
+
+/**
+ * Describes the message rangedb.v1.ProposeResponse.
+ * Use `create(ProposeResponseSchema)` to create a new message.
+ */
+export const ProposeResponseSchema: GenMessage<ProposeResponse> = /*@__PURE__*/
+  messageDesc(file_rangedb_v1_peer, 8);
+
+/**
+ * Waits until the receiver's replica of the range has durably applied `index`.
+ *
+ * @generated from message rangedb.v1.WaitAppliedRequest
+ */
+export type WaitAppliedRequest = Message<"rangedb.v1.WaitAppliedRequest"> & {
+  /**
+   * @generated from field: uint64 range_id = 1;
+   */
+  rangeId: bigint;
+
+  /**
+   * @generated from field: uint64 index = 2;
+   */
+  index: bigint;
+};
+
+/**
+ * Describes the message rangedb.v1.WaitAppliedRequest.
+ * Use `create(WaitAppliedRequestSchema)` to create a new message.
+ */
+export const WaitAppliedRequestSchema: GenMessage<WaitAppliedRequest> = /*@__PURE__*/
+  messageDesc(file_rangedb_v1_peer, 9);
+
+/**
+ * @generated from message rangedb.v1.WaitAppliedResponse
+ */
+export type WaitAppliedResponse = Message<"rangedb.v1.WaitAppliedResponse"> & {
+  /**
+   * @generated from field: uint64 applied_index = 1;
+   */
+  appliedIndex: bigint;
+};
+
+/**
+ * Describes the message rangedb.v1.WaitAppliedResponse.
+ * Use `create(WaitAppliedResponseSchema)` to create a new message.
+ */
+export const WaitAppliedResponseSchema: GenMessage<WaitAppliedResponse> = /*@__PURE__*/
+  messageDesc(file_rangedb_v1_peer, 10);
+
+/**
+ * The splits and merges the receiver coordinates right now.
+ *
+ * @generated from message rangedb.v1.MigrationsRequest
+ */
+export type MigrationsRequest = Message<"rangedb.v1.MigrationsRequest"> & {
+};
+
+/**
+ * Describes the message rangedb.v1.MigrationsRequest.
+ * Use `create(MigrationsRequestSchema)` to create a new message.
+ */
+export const MigrationsRequestSchema: GenMessage<MigrationsRequest> = /*@__PURE__*/
+  messageDesc(file_rangedb_v1_peer, 11);
+
+/**
+ * @generated from message rangedb.v1.MigrationsResponse
+ */
+export type MigrationsResponse = Message<"rangedb.v1.MigrationsResponse"> & {
+  /**
+   * @generated from field: repeated rangedb.v1.Migration migrations = 1;
+   */
+  migrations: Migration[];
+};
+
+/**
+ * Describes the message rangedb.v1.MigrationsResponse.
+ * Use `create(MigrationsResponseSchema)` to create a new message.
+ */
+export const MigrationsResponseSchema: GenMessage<MigrationsResponse> = /*@__PURE__*/
+  messageDesc(file_rangedb_v1_peer, 12);
 
 /**
  * @generated from message rangedb.v1.JoinRequest
@@ -303,7 +425,7 @@ export type JoinRequest = Message<"rangedb.v1.JoinRequest"> & {
  * Use `create(JoinRequestSchema)` to create a new message.
  */
 export const JoinRequestSchema: GenMessage<JoinRequest> = /*@__PURE__*/
-  messageDesc(file_rangedb_v1_peer, 7);
+  messageDesc(file_rangedb_v1_peer, 13);
 
 /**
  * @generated from message rangedb.v1.JoinResponse
@@ -334,7 +456,7 @@ export type JoinResponse = Message<"rangedb.v1.JoinResponse"> & {
  * Use `create(JoinResponseSchema)` to create a new message.
  */
 export const JoinResponseSchema: GenMessage<JoinResponse> = /*@__PURE__*/
-  messageDesc(file_rangedb_v1_peer, 8);
+  messageDesc(file_rangedb_v1_peer, 14);
 
 /**
  * @generated from service rangedb.v1.Peer
