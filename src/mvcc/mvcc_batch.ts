@@ -8,11 +8,18 @@
  * batches written before it have resolved, and do not write through two batches at once.
  * Writes within one batch see each other.
  *
+ * The batch also counts what its writes do to the live data: {@linkcode MvccBatch.liveDelta}
+ * is the change of live keys (keys whose newest version is not a tombstone) and of their key +
+ * value bytes, and {@linkcode MvccBatch.liveStats} counts the live data of a span as the batch
+ * leaves it. A range keeps its replicated stats exact with them.
+ *
  * @module
  */
 
 import {
   compareBytes,
+  decodeBytes,
+  encodeBytes,
   encodedBytesLength,
   type Timestamp,
   writeEncodedBytes,
@@ -31,6 +38,9 @@ import {
   entryIsTombstone,
   entryTimestamp,
   entryValue,
+  NEWEST_HEADER_BYTES,
+  plainUserKeyLength,
+  TAG_NEWEST_VALUE,
   versionKeyFromPrefix,
 } from "./mvcc_key.ts";
 import { DATA_KEYSPACE, LOCKS_KEYSPACE, type MvccWrite, validateMvccWrite } from "./mvcc_write.ts";
@@ -61,6 +71,8 @@ export class MvccBatch {
   readonly #newest = new Map<number, [Uint8Array, Uint8Array][]>();
   readonly #slab = new Slab();
   readonly #alloc: Alloc = (n) => this.#slab.alloc(n);
+  #liveKeys = 0;
+  #liveBytes = 0;
 
   /**
    * @param reader the engine's latest state (see the module doc)
@@ -80,9 +92,55 @@ export class MvccBatch {
    * @param writes the writes
    * @throws {RangeDbError} INVALID_ARGUMENT naming the first violated limit
    */
-  addAll(writes: readonly MvccWrite[]): void {
-    for (const write of writes) validateMvccWrite(write, this.#limits);
+  addAll(writes: readonly MvccWrite[], limits: Readonly<KeyLimits> = this.#limits): void {
+    for (const write of writes) validateMvccWrite(write, limits);
     for (const write of writes) this.#apply(write);
+  }
+
+  /**
+   * What this batch's writes changed so far: live keys (newest version not a tombstone) and
+   * their bytes (user key + value). Take it before and after a group of writes to learn theirs.
+   */
+  get liveDelta(): { keys: number; bytes: number } {
+    return { keys: this.#liveKeys, bytes: this.#liveBytes };
+  }
+
+  /**
+   * Counts the live keys of the user keys `[start, end)` and their bytes (user key + value), as
+   * this batch leaves them: the reader's newest records, replaced by this batch's own.
+   *
+   * @param start inclusive lower bound (a user key; empty: the first key)
+   * @param end exclusive upper bound (empty: past the last key)
+   * @returns live keys and bytes
+   */
+  liveStats(start: Uint8Array, end: Uint8Array): { keys: number; bytes: number } {
+    const lo = start.length === 0 ? undefined : encodeBytes(start);
+    const hi = end.length === 0 ? undefined : encodeBytes(end);
+    let keys = 0;
+    let bytes = 0;
+    const count = (prefix: Uint8Array, record: Uint8Array) => {
+      if (record[0] !== TAG_NEWEST_VALUE) return;
+      keys++;
+      bytes += userKeyLength(prefix) + record.length - NEWEST_HEADER_BYTES;
+    };
+    this.#reader.visitViews(DATA_KEYSPACE, { start: lo, end: hi }, (key, value) => {
+      // Older versions (tags below the newest ones) live under longer keys: skip them.
+      if (value[0] < TAG_NEWEST_VALUE - 1) return;
+      if (this.#pendingNewest(key) !== undefined) return;
+      count(key, value);
+    });
+    for (const slots of this.#newest.values()) {
+      for (const [prefix, record] of slots) {
+        if (lo !== undefined && compareBytes(prefix, lo) < 0) continue;
+        if (hi !== undefined && compareBytes(prefix, hi) >= 0) continue;
+        count(prefix, record);
+      }
+    }
+    return { keys, bytes };
+  }
+
+  #pendingNewest(prefix: Uint8Array): [Uint8Array, Uint8Array] | undefined {
+    return this.#newest.get(fnv1a(prefix))?.find(([p]) => compareBytes(p, prefix) === 0);
   }
 
   /**
@@ -143,7 +201,7 @@ export class MvccBatch {
   newest(key: Uint8Array): { value: Uint8Array | undefined; timestamp: Timestamp } | undefined {
     const prefix = new Uint8Array(encodedBytesLength(key));
     writeEncodedBytes(prefix, 0, key);
-    const slot = this.#newest.get(fnv1a(prefix))?.find(([p]) => compareBytes(p, prefix) === 0);
+    const slot = this.#pendingNewest(prefix);
     const current = slot !== undefined ? slot[1] : this.#reader.get(DATA_KEYSPACE, prefix);
     if (current === undefined) return undefined;
     checkNewest(prefix, current);
@@ -199,6 +257,14 @@ export class MvccBatch {
         const older = demoteNewest(prefix, current, alloc);
         this.batch.put(DATA_KEYSPACE, older.key, older.value);
       }
+      if (!entryIsTombstone(current)) {
+        this.#liveKeys--;
+        this.#liveBytes -= key.length + current.length - NEWEST_HEADER_BYTES;
+      }
+    }
+    if (value !== undefined) {
+      this.#liveKeys++;
+      this.#liveBytes += key.length + value.length;
     }
     const newest = encodeNewest(ts, value, alloc);
     this.batch.put(DATA_KEYSPACE, prefix, newest);
@@ -206,6 +272,12 @@ export class MvccBatch {
     else if (pending !== undefined) pending.push([prefix, newest]);
     else this.#newest.set(hash, [[prefix, newest]]);
   }
+}
+
+/** The length of the user key whose encoded prefix is `prefix`. */
+function userKeyLength(prefix: Uint8Array): number {
+  const plain = plainUserKeyLength(prefix, prefix.length);
+  return plain >= 0 ? plain : decodeBytes(prefix).value.length;
 }
 
 /** 32-bit FNV-1a: a cheap hash, to find a batch's earlier writes of a key without strings. */

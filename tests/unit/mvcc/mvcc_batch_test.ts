@@ -1,8 +1,13 @@
 import assert from "node:assert/strict";
+import fc from "fast-check";
 import { ErrorCode, isRangeDbError } from "../../../src/base/errors.ts";
-import { encodeBytes, type Timestamp } from "../../../src/base/key_encoding.ts";
+import {
+  encodeBytes,
+  MAX_TIMESTAMP as MAX,
+  type Timestamp,
+} from "../../../src/base/key_encoding.ts";
 import { createMemoryEngine } from "../../../src/storage/mod.ts";
-import { MvccBatch, mvccGet } from "../../../src/mvcc/mod.ts";
+import { MvccBatch, mvccGet, mvccScan } from "../../../src/mvcc/mod.ts";
 import { encodeOlder } from "../../../src/mvcc/mvcc_key.ts";
 
 const enc = new TextEncoder();
@@ -69,4 +74,55 @@ Deno.test("MvccBatch refuses to build on a bare prefix that holds an older versi
     (e) => isRangeDbError(e, ErrorCode.CORRUPTION),
   );
   assert.equal(batch.count, 0);
+});
+
+/** Live keys and bytes (user key + value) of the user keys in [lo, hi), read back from `engine`. */
+function countLive(engine: ReturnType<typeof createMemoryEngine>, lo: string, hi: string) {
+  const r = mvccScan(engine, { start: enc.encode(lo), end: enc.encode(hi), timestamp: MAX });
+  assert.equal(r.status, "ok");
+  let bytes = 0;
+  for (const row of r.status === "ok" ? r.rows : []) bytes += row.key.length + row.value.length;
+  return { keys: r.status === "ok" ? r.rows.length : 0, bytes };
+}
+
+Deno.test("MvccBatch.liveDelta and liveStats() count live keys and bytes exactly, pending writes included", () => {
+  fc.assert(
+    fc.property(
+      fc.array(
+        fc.array(
+          fc.record({
+            key: fc.constantFrom("/a", "/b", "/b\u0000x", "/c", "/d"),
+            value: fc.option(fc.uint8Array({ maxLength: 4 }), { nil: undefined }),
+            wallMs: fc.integer({ min: 1, max: 6 }),
+          }),
+          { maxLength: 6 },
+        ),
+        { maxLength: 5 },
+      ),
+      (batches) => {
+        const engine = createMemoryEngine();
+        let keys = 0;
+        let bytes = 0;
+        for (const writes of batches) {
+          const batch = engine.batch();
+          const mvcc = new MvccBatch(engine, batch);
+          for (const w of writes) {
+            const key = enc.encode(w.key);
+            if (w.value === undefined) mvcc.delete(key, ts(w.wallMs));
+            else mvcc.put(key, w.value, ts(w.wallMs));
+          }
+          const pendingAll = mvcc.liveStats(new Uint8Array(), new Uint8Array());
+          const pendingPart = mvcc.liveStats(enc.encode("/b"), enc.encode("/c"));
+          keys += mvcc.liveDelta.keys;
+          bytes += mvcc.liveDelta.bytes;
+          // The memory engine applies a batch synchronously.
+          void engine.write(batch);
+          assert.deepEqual(countLive(engine, "/", "0"), { keys, bytes });
+          assert.deepEqual(pendingAll, { keys, bytes });
+          assert.deepEqual(pendingPart, countLive(engine, "/b", "/c"));
+        }
+      },
+    ),
+    { numRuns: 200 },
+  );
 });
