@@ -20,6 +20,10 @@ import {
   RangeAppliedStateSchema,
   type RangeDescriptor,
   RangeDescriptorSchema,
+  type RangeStats,
+  RangeStatsSchema,
+  type RangeTombstone,
+  RangeTombstoneSchema,
   ReplicaDescriptorSchema,
 } from "../../proto/gen/rangedb/v1/command_pb.ts";
 import type { ConfState } from "../raft/mod.ts";
@@ -31,6 +35,8 @@ export type {
   RaftCommand,
   RangeAppliedState,
   RangeDescriptor,
+  RangeStats,
+  RangeTombstone,
 };
 
 /** Encodes a command for a log entry. */
@@ -55,6 +61,16 @@ export function newResult(
   init: Parameters<typeof create<typeof CommandResultSchema>>[1] = {},
 ): CommandResult {
   return create(CommandResultSchema, init);
+}
+
+/** Encodes a command result. */
+export function encodeResult(r: CommandResult): Uint8Array {
+  return toBinary(CommandResultSchema, r);
+}
+
+/** Decodes a command result. */
+export function decodeResult(b: Uint8Array): CommandResult {
+  return fromBinary(CommandResultSchema, b);
 }
 
 /** Encodes an applied state. */
@@ -92,6 +108,34 @@ export function decodeDedupe(b: Uint8Array): DedupeRecord {
 /** Encodes a range descriptor. */
 export function encodeDescriptor(d: RangeDescriptor): Uint8Array {
   return toBinary(RangeDescriptorSchema, d);
+}
+
+/** Decodes a range descriptor. */
+export function decodeDescriptor(b: Uint8Array): RangeDescriptor {
+  return fromBinary(RangeDescriptorSchema, b);
+}
+
+/** A copy of a range descriptor. */
+export function copyDescriptor(d: RangeDescriptor): RangeDescriptor {
+  return decodeDescriptor(encodeDescriptor(d));
+}
+
+/** Encodes a range tombstone. */
+export function encodeTombstone(mergedIntoRangeId: number): Uint8Array {
+  return toBinary(
+    RangeTombstoneSchema,
+    create(RangeTombstoneSchema, { mergedIntoRangeId: BigInt(mergedIntoRangeId) }),
+  );
+}
+
+/** Decodes a range tombstone. */
+export function decodeTombstone(b: Uint8Array): RangeTombstone {
+  return fromBinary(RangeTombstoneSchema, b);
+}
+
+/** Builds range stats. */
+export function newStats(liveKeys: bigint, liveBytes: bigint): RangeStats {
+  return create(RangeStatsSchema, { liveKeys, liveBytes });
 }
 
 /** Builds a range descriptor whose replicas are `voters` and `learners`. */

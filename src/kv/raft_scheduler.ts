@@ -18,7 +18,6 @@
 import type { Clock } from "../base/clock.ts";
 import { ErrorCode, RangeDbError } from "../base/errors.ts";
 import type { Logger } from "../base/logger.ts";
-import { MvccBatch } from "../mvcc/mod.ts";
 import { MessageType, type Ready, StateType } from "../raft/mod.ts";
 import {
   CRASH_POINT_ARMED,
@@ -28,7 +27,7 @@ import {
   type Engine,
   type WriteBatch,
 } from "../storage/mod.ts";
-import type { DedupeEntry } from "./replica_apply.ts";
+import { newApplyContext, type ReplicaLifecycle } from "./apply_context.ts";
 import type { StoreMetrics } from "./metrics.ts";
 import type { Replica } from "./replica.ts";
 import { buildOutgoingSnapshot } from "./replica_snapshot.ts";
@@ -49,6 +48,8 @@ export interface RaftSchedulerDeps {
   onTick(): void;
   /** Called after every turn that handled a Ready. */
   afterTurn(): void;
+  /** Replicas created and destroyed by splits and merges in a turn (`store_ranges.ts`). */
+  lifecycle: ReplicaLifecycle;
   /**
    * Called once when a turn fails, and the store must stop: `inWrite` when the engine could not
    * write the batch (a full or failing disk), otherwise a bug staging or applying the turn.
@@ -126,7 +127,7 @@ export class RaftScheduler {
 
   async #turn(): Promise<void> {
     const deps = this.#deps;
-    const readies: [Replica, Ready][] = [];
+    let readies: [Replica, Ready][] = [];
     for (const r of deps.replicas()) {
       if (r.hasInbox()) r.drainInbox();
       if (r.raw.hasReady()) readies.push([r, r.raw.ready()]);
@@ -134,18 +135,14 @@ export class RaftScheduler {
     if (readies.length === 0) return;
     const engine = deps.engine;
     const batch = engine.batch();
-    const ctx = {
-      engine,
-      batch,
-      mvcc: new MvccBatch(engine, batch),
-      nodeId: deps.nodeId,
-      dedupe: new Map<string, DedupeEntry | undefined>(),
-      logger: deps.logger,
-    };
+    const ctx = newApplyContext(engine, batch, deps.nodeId, deps.logger, deps.lifecycle);
     let sync = false;
     let early = 0;
     try {
       for (const [r, rd] of readies) if (r.stageReady(rd, batch, ctx)) sync = true;
+      deps.lifecycle.stageLifecycle(batch);
+      // A replica merged away in this turn sends, answers and advances nothing more.
+      readies = readies.filter(([r]) => !r.destroyed);
       early = this.#sendEarly(readies);
       let answered = 0;
       for (const [r] of readies) answered += r.answerBeforeWrite();
@@ -170,6 +167,7 @@ export class RaftScheduler {
         applied: r.appliedIndex,
       });
     }
+    deps.lifecycle.afterLifecycle();
     deps.afterTurn();
     for (const [r] of readies) {
       if (r.raw.hasReady() || r.hasInbox()) {

@@ -67,6 +67,8 @@ export class ReplicaRaftStorage implements Storage {
   #staged: (() => void)[] = [];
   /** The last index as the staged batch leaves it. */
   #stagedLast: number | undefined;
+  /** The hard state as the staged batch leaves it. */
+  #stagedHard: HardState | undefined;
 
   private constructor(engine: Engine, rangeId: number, options: ReplicaRaftStorageOptions) {
     this.#engine = engine;
@@ -109,6 +111,11 @@ export class ReplicaRaftStorage implements Storage {
   /** The durable hard state. */
   hardState(): HardState {
     return this.#hard;
+  }
+
+  /** The hard state as the current batch leaves it (staged, else durable). */
+  latestHardState(): HardState {
+    return this.#stagedHard ?? this.#hard;
   }
 
   entries(lo: number, hi: number, maxSize: number): Entry[] {
@@ -250,6 +257,7 @@ export class ReplicaRaftStorage implements Storage {
       encodeHardState(hs),
     );
     const copy = { term: hs.term, vote: hs.vote, commit: hs.commit };
+    this.#stagedHard = copy;
     this.#staged.push(() => this.#hard = copy);
   }
 
@@ -314,12 +322,14 @@ export class ReplicaRaftStorage implements Storage {
     for (const change of this.#staged) change();
     this.#staged = [];
     this.#stagedLast = undefined;
+    this.#stagedHard = undefined;
   }
 
   /** Forgets the staged changes (their batch failed). */
   discard(): void {
     this.#staged = [];
     this.#stagedLast = undefined;
+    this.#stagedHard = undefined;
   }
 }
 

@@ -13,6 +13,7 @@
 
 import type { Clock } from "../base/clock.ts";
 import { ErrorCode, RangeDbError } from "../base/errors.ts";
+import { compareBytes } from "../base/key_encoding.ts";
 import type { Logger } from "../base/logger.ts";
 import {
   type ConfChange,
@@ -39,6 +40,8 @@ import { raftStateKey, RaftStateKind } from "./keys.ts";
 import type { StoreMetrics } from "./metrics.ts";
 import { ReplicaRaftStorage } from "./raft_storage.ts";
 import { type ApplyContext, applyEntries } from "./replica_apply.ts";
+import { AppliedWaiters } from "./applied_waiters.ts";
+import { RateCounter } from "./rate_counter.ts";
 import { ReplicaReads } from "./replica_reads.ts";
 import { installSnapshot, type StagedSnapshot } from "./replica_snapshot.ts";
 
@@ -59,6 +62,8 @@ export interface ReplicaDeps {
   random: () => number;
   /** Asks the scheduler for a turn. */
   wake(): void;
+  /** Called after a turn changed the replica's span (initialized, split, merged, snapshot). */
+  spanChanged?(replica: Replica): void;
 }
 
 /** A caller waiting for its proposal to apply. */
@@ -66,6 +71,8 @@ interface ProposalWaiter {
   resolve(result: CommandResult): void;
   reject(err: Error): void;
   deadline: number;
+  /** Resolve with error results too (internal commands), instead of rejecting. */
+  raw?: boolean;
 }
 
 interface QueuedProposal {
@@ -107,6 +114,18 @@ export class Replica {
   readonly stagedSnapshots = new Map<string, StagedSnapshot>();
   /** Set by a turn that applied node records or a snapshot (the store refreshes its caches). */
   systemChanged = false;
+  /**
+   * Set when the applied descriptor's generation changed (split, merge, membership, snapshot):
+   * the meta sync duty proposes the new descriptor to range 1's meta copy and clears it.
+   */
+  descriptorChanged = false;
+  /** Set when a merge destroyed this replica in the current turn (it sends and answers nothing). */
+  destroyed = false;
+  /** Callers of `KvStore.waitApplied`. */
+  readonly appliedWaiters = new AppliedWaiters();
+  /** Key-value commands applied, per second over the last 10 s. */
+  readonly writes = new RateCounter();
+  #stagedCommands = 0;
 
   #seq: number;
   #inMessages: Message[] = [];
@@ -165,6 +184,16 @@ export class Replica {
     return this.applied === undefined ? 0 : Number(this.applied.appliedIndex);
   }
 
+  /** The applied state as the current turn leaves it (staged, else durable). */
+  get latestApplied(): RangeAppliedState | undefined {
+    return this.#stagedApplied ?? this.applied;
+  }
+
+  /** Whether the range is frozen for a merge (it serves nothing but Unfreeze). */
+  get frozen(): boolean {
+    return (this.applied?.frozenIntoRangeId ?? 0n) !== 0n;
+  }
+
   #snapshotMetadata(): Snapshot {
     const a = this.applied;
     return {
@@ -184,6 +213,13 @@ export class Replica {
     this.#inMessages.push(m);
   }
 
+  /** Takes the queued messages (the replica object is being replaced by a new one). */
+  takeMessages(): Message[] {
+    const msgs = this.#inMessages;
+    this.#inMessages = [];
+    return msgs;
+  }
+
   /** Queues one tick. */
   enqueueTick(): void {
     this.#inTicks++;
@@ -200,15 +236,22 @@ export class Replica {
    * @param cmd the command (its proposer and sequence are filled in)
    * @param deadline absolute ms
    * @param requireLeader refuse with NOT_LEADER unless this replica leads when it is proposed
+   * @param raw resolve with error results (deterministic refusals) instead of rejecting
    * @throws {RangeDbError} NOT_LEADER, UNAVAILABLE (ambiguous when leadership was lost), TIMEOUT
    */
-  propose(cmd: RaftCommand, deadline: number, requireLeader: boolean): Promise<CommandResult> {
+  propose(
+    cmd: RaftCommand,
+    deadline: number,
+    requireLeader: boolean,
+    raw = false,
+  ): Promise<CommandResult> {
     const seq = ++this.#seq;
     cmd.proposerNodeId = BigInt(this.#deps.nodeId);
     cmd.proposalSeq = BigInt(seq);
     const data = encodeCommand(cmd);
     return new Promise((resolve, reject) => {
-      this.#inProposals.push({ seq, data, requireLeader, waiter: { resolve, reject, deadline } });
+      const waiter = { resolve, reject, deadline, raw };
+      this.#inProposals.push({ seq, data, requireLeader, waiter });
       this.#deps.wake();
     });
   }
@@ -308,7 +351,7 @@ export class Replica {
    * @returns whether the batch must be fsynced for this replica
    */
   stageReady(rd: Ready, batch: WriteBatch, ctx: ApplyContext): boolean {
-    if (rd.snapshot !== undefined) this.#stageSnapshot(rd.snapshot, batch);
+    if (rd.snapshot !== undefined) this.#stageSnapshot(rd.snapshot, batch, ctx);
     this.storage.appendTo(batch, rd.entries);
     if (rd.hardState !== undefined) this.storage.setHardState(batch, rd.hardState);
     let sync = rd.mustSync;
@@ -322,6 +365,7 @@ export class Replica {
       }
       const out = applyEntries(this, base, rd.committedEntries, ctx);
       this.#stagedApplied = out.applied;
+      this.#stagedCommands += out.appliedCommands;
       for (const r of out.results) this.#stagedResults.push(r);
       if (out.systemChanged) this.systemChanged = true;
       batch.put(
@@ -337,7 +381,7 @@ export class Replica {
     return sync;
   }
 
-  #stageSnapshot(snap: Snapshot, batch: WriteBatch): void {
+  #stageSnapshot(snap: Snapshot, batch: WriteBatch, ctx: ApplyContext): void {
     const key = snapshotKey(snap.metadata.index, snap.metadata.term);
     const staged = this.stagedSnapshots.get(key);
     if (staged === undefined) {
@@ -346,6 +390,7 @@ export class Replica {
         `Cannot install snapshot as its data was not received: range is ${this.rangeId}, index is ${snap.metadata.index}, term is ${snap.metadata.term}`,
       );
     }
+    ctx.ranges.snapshotInstalled(this.rangeId, staged.applied.descriptor!);
     installSnapshot(this.rangeId, staged, batch);
     this.storage.applySnapshotTo(batch, snap);
     this.#stagedApplied = staged.applied;
@@ -378,8 +423,12 @@ export class Replica {
   commitReady(rd: Ready): void {
     this.storage.commit();
     if (this.#stagedApplied !== undefined) {
+      const before = this.applied?.descriptor;
       this.applied = this.#stagedApplied;
       this.#stagedApplied = undefined;
+      this.writes.add(this.#deps.clock.now(), this.#stagedCommands);
+      this.#stagedCommands = 0;
+      this.#noteDescriptor(before);
       for (const key of this.stagedSnapshots.keys()) {
         if (Number(key.split("/")[0]) <= this.appliedIndex) this.stagedSnapshots.delete(key);
       }
@@ -391,6 +440,20 @@ export class Replica {
     }
     if (rd.readStates.length > 0) this.reads.onReadStates(rd.readStates);
     this.reads.resolveApplied(this.appliedIndex);
+    this.appliedWaiters.resolveApplied(this.appliedIndex);
+  }
+
+  /** Flags a changed descriptor (meta sync) and tells the store about a changed span. */
+  #noteDescriptor(before: RangeDescriptor | undefined): void {
+    const after = this.applied?.descriptor;
+    if (after === undefined) return;
+    if (before?.generation !== after.generation) this.descriptorChanged = true;
+    if (
+      before === undefined || compareBytes(before.start, after.start) !== 0 ||
+      compareBytes(before.end, after.end) !== 0
+    ) {
+      this.#deps.spanChanged?.(this);
+    }
   }
 
   /**
@@ -421,7 +484,7 @@ export class Replica {
       this.#waiters.delete(staged.seq);
       answered++;
       const result = staged.result;
-      if (result.errorCode !== "") {
+      if (result.errorCode !== "" && !w.raw) {
         w.reject(new RangeDbError(result.errorCode as ErrorCode, result.errorMessage));
       } else {
         w.resolve(result);
@@ -436,6 +499,7 @@ export class Replica {
     this.storage.discard();
     this.#stagedApplied = undefined;
     this.#stagedResults = [];
+    this.#stagedCommands = 0;
   }
 
   #leadershipChanged(lead: number, role: StateType): void {
@@ -465,12 +529,16 @@ export class Replica {
     for (const w of waiters) w.reject(err);
   }
 
-  /** Fails every queued and waiting caller (the store stops). */
-  close(err: Error): void {
+  /**
+   * Fails every queued and waiting caller (the store stops, or the replica was destroyed:
+   * `appliedErr` then goes to the callers of `waitApplied`).
+   */
+  close(err: Error, appliedErr: Error = err): void {
     for (const p of this.#inProposals) p.waiter.reject(err);
     this.#inProposals = [];
     this.failWaiters(err);
     this.reads.close(err);
+    this.appliedWaiters.close(appliedErr);
   }
 
   /** Fails callers whose deadline passed; call on every tick. */

@@ -3,7 +3,7 @@
  * installs it.
  *
  * The sender reads the range from one engine snapshot taken when the `MsgSnap` is sent: the
- * `data` and `locks` pairs of the range's span, its dedupe records, and the applied state read
+ * `data`, `locks` and `dedupe` pairs of the range's span, and the applied state read
  * from that same engine snapshot. The message's snapshot metadata is set from that applied state
  * (index, term, membership), so data and metadata always describe the same point of the log
  * even though Raft asked for an older one. The receiver buffers everything (`StagedSnapshot`),
@@ -13,7 +13,7 @@
  * @module
  */
 
-import { compareBytes, encodeBytes, encodeUintTuple } from "../base/key_encoding.ts";
+import { compareBytes } from "../base/key_encoding.ts";
 import type { Message } from "../raft/mod.ts";
 import {
   crashPoint,
@@ -29,7 +29,7 @@ import {
   type RangeAppliedState,
   type RangeDescriptor,
 } from "./command.ts";
-import { dedupeSpan, raftStateKey, RaftStateKind } from "./keys.ts";
+import { keySpan, raftStateKey, RaftStateKind } from "./keys.ts";
 import type { IncomingSnapshot, OutgoingSnapshot, SnapshotPair } from "./transport.ts";
 
 /** A received snapshot waiting to be installed. */
@@ -40,14 +40,6 @@ export interface StagedSnapshot {
 
 const LOWEST = new Uint8Array([0x00]);
 const HIGHEST = new Uint8Array([0xff, 0xff]);
-
-/** The `data` keyspace span of a descriptor's user keys (MVCC-encoded prefixes). */
-function dataSpan(d: RangeDescriptor): { start: Uint8Array; end: Uint8Array } {
-  return {
-    start: d.start.length === 0 ? LOWEST : encodeBytes(d.start),
-    end: d.end.length === 0 ? HIGHEST : encodeBytes(d.end),
-  };
-}
 
 /** The `locks` keyspace span of a descriptor (raw user keys). */
 function locksSpan(d: RangeDescriptor): { start: Uint8Array; end: Uint8Array } {
@@ -99,22 +91,22 @@ export function buildOutgoingSnapshot(
       },
     },
     appliedState: bytes,
-    pairs: snapshotPairs(snap, rangeId, descriptor, close),
+    pairs: snapshotPairs(snap, descriptor, close),
     close,
   };
 }
 
 function* snapshotPairs(
   snap: EngineSnapshot,
-  rangeId: number,
   d: RangeDescriptor,
   close: () => void,
 ): Generator<SnapshotPair> {
   try {
+    const span = keySpan(d);
     const parts: [SnapshotPair["keyspace"], Iterable<KeyValue>][] = [
-      ["data", snap.scan("data", dataSpan(d))],
+      ["data", snap.scan("data", span)],
       ["locks", snap.scan("locks", locksSpan(d))],
-      ["raft_state", snap.scan("raft_state", dedupeSpan(rangeId))],
+      ["dedupe", snap.scan("dedupe", span)],
     ];
     for (const [keyspace, pairs] of parts) {
       for (const { key, value } of pairs) yield { keyspace, key, value };
@@ -131,12 +123,11 @@ function* snapshotPairs(
  */
 export function installSnapshot(rangeId: number, staged: StagedSnapshot, batch: WriteBatch): void {
   const d = staged.applied.descriptor!;
-  const data = dataSpan(d);
+  const span = keySpan(d);
   const locks = locksSpan(d);
-  const dedupe = dedupeSpan(rangeId);
-  batch.deleteRange("data", data.start, data.end);
+  batch.deleteRange("data", span.start, span.end);
   batch.deleteRange("locks", locks.start, locks.end);
-  batch.deleteRange("raft_state", dedupe.start, dedupe.end);
+  batch.deleteRange("dedupe", span.start, span.end);
   for (const p of staged.pairs) batch.put(p.keyspace, p.key, p.value);
   batch.put(
     "raft_state",
@@ -160,18 +151,11 @@ export function snapshotPairsInRange(
   s: IncomingSnapshot,
   d: RangeDescriptor,
 ): boolean {
-  const data = dataSpan(d);
-  const dedupeStart = encodeUintTuple([s.rangeId]);
-  const dedupeEnd = encodeUintTuple([s.rangeId + 1]);
+  const data = keySpan(d);
+  const locks = locksSpan(d);
   for (const p of s.pairs) {
-    const [lo, hi] = p.keyspace === "raft_state"
-      ? [dedupeStart, dedupeEnd]
-      : p.keyspace === "data"
-      ? [data.start, data.end]
-      : [
-        d.start.length === 0 ? new Uint8Array([0]) : d.start,
-        d.end.length === 0 ? data.end : d.end,
-      ];
+    if (p.keyspace !== "data" && p.keyspace !== "dedupe" && p.keyspace !== "locks") return false;
+    const [lo, hi] = p.keyspace === "locks" ? [locks.start, locks.end] : [data.start, data.end];
     if (compareBytes(p.key, lo) < 0 || compareBytes(p.key, hi) >= 0) return false;
   }
   return true;

@@ -4,20 +4,22 @@
  * {@linkcode TransportHandler} the peer transport calls.
  *
  * Writes are proposed on the leader of the key's range only (NOT_LEADER elsewhere; the rpc layer
- * forwards) with a timestamp from the {@linkcode TimestampOracle}. Reads are linearizable through
- * a batched ReadIndex on any replica, or serializable from the local applied state. Membership
- * and background duties live in `store_membership.ts`.
+ * forwards) with a timestamp from the {@linkcode TimestampOracle}; a write the range refuses
+ * because the key left it (a split or merge applied first: RANGE_MOVED) is re-routed to the
+ * replica now holding the key. Reads (`store_reads.ts`) are linearizable through a batched
+ * ReadIndex on any replica, or serializable from the local applied state. Family:
+ * `store_membership.ts` (membership and background duties), `store_ranges.ts` (routing index,
+ * replica lifecycle of splits and merges), `store_meta.ts` (the range API).
  *
  * @module
  */
 
 import type { Clock } from "../base/clock.ts";
 import { ErrorCode, RangeDbError } from "../base/errors.ts";
-import { compareBytes, encodeUintTuple, MAX_TIMESTAMP } from "../base/key_encoding.ts";
+import { encodeUintTuple } from "../base/key_encoding.ts";
 import type { Logger } from "../base/logger.ts";
-import { mvccGet } from "../mvcc/mod.ts";
 import type { Engine } from "../storage/mod.ts";
-import { type CommandResult, decodeAppliedState, newCommand } from "./command.ts";
+import { decodeAppliedState, newCommand } from "./command.ts";
 import type {
   CallOptions,
   CompareAndSwap,
@@ -41,12 +43,15 @@ import type {
 } from "./kv_store.ts";
 import { raftStateKey, RaftStateKind, rangeIdOfKey } from "./keys.ts";
 import { NO_METRICS, type StoreMetrics } from "./metrics.ts";
-import { isPlanted } from "./planted_bugs.ts";
 import { RaftScheduler, storeStoppedError } from "./raft_scheduler.ts";
 import { Replica, type ReplicaDeps, snapshotKey } from "./replica.ts";
 import { snapshotPairsInRange } from "./replica_snapshot.ts";
 import { StoreMembership } from "./store_membership.ts";
-import { scanChunks } from "./store_scan.ts";
+import { StoreRanges } from "./store_ranges.ts";
+import { StoreReads } from "./store_reads.ts";
+import { StoreWrites } from "./store_writes.ts";
+import { StoreMeta } from "./store_meta.ts";
+import type { ClusterRouter } from "./cluster_router.ts";
 import type {
   IncomingSnapshot,
   RaftTransport,
@@ -54,7 +59,6 @@ import type {
   TransportHandler,
 } from "./transport.ts";
 import { TimestampOracle } from "./tso.ts";
-import { versionOf } from "./version.ts";
 import { FIRST_RANGE_ID } from "./bootstrap.ts";
 
 /** The options of {@linkcode Store.open}. */
@@ -86,14 +90,15 @@ export interface StoreOptions {
   onWriteFailure?: (cause: unknown, inWrite: boolean) => RangeDbError;
   /** Longest one batch write may take before the disk counts as stalled; 0 waits forever. */
   maxSyncMs?: number;
+  /**
+   * How the store reaches ranges on other nodes (split and merge coordinators, meta sync); the
+   * server passes the gRPC one, tests an in-process one.
+   */
+  router?: ClusterRouter;
 }
-
-type CommandBody = NonNullable<Parameters<typeof newCommand>[0]>["body"];
 
 /** The default deadline of a call. */
 export const DEFAULT_DEADLINE_MS = 5000;
-const USER_START = new Uint8Array([0x2f]); // "/"
-const USER_END = new Uint8Array([0x30]); // the byte after "/"
 
 /** A node's multi-raft store. */
 export class Store implements KvStore, TransportHandler {
@@ -107,6 +112,10 @@ export class Store implements KvStore, TransportHandler {
   readonly tso: TimestampOracle;
   readonly scheduler: RaftScheduler;
   readonly membership: StoreMembership;
+  readonly rangeSet: StoreRanges;
+  readonly reads: StoreReads;
+  readonly writes: StoreWrites;
+  readonly meta: StoreMeta;
   readonly tickIntervalMs: number;
   readonly electionTick: number;
   readonly #replicaDeps: ReplicaDeps;
@@ -124,6 +133,15 @@ export class Store implements KvStore, TransportHandler {
     const metrics = options.metrics ?? NO_METRICS;
     this.tickIntervalMs = options.raft?.tickIntervalMs ?? 100;
     this.electionTick = options.raft?.electionTick ?? 10;
+    this.rangeSet = new StoreRanges({
+      nodeId: this.nodeId,
+      engine: this.engine,
+      logger: this.logger,
+      replicas: this.replicas,
+      newReplica: (rangeId, applied) => new Replica(this.#replicaDeps, rangeId, applied),
+      now: () => this.clock.now(),
+      wake: () => this.scheduler.wake(),
+    });
     this.scheduler = new RaftScheduler({
       engine: this.engine,
       transport: options.transport,
@@ -143,6 +161,7 @@ export class Store implements KvStore, TransportHandler {
         this.membership.onTick();
       },
       afterTurn: () => this.#afterTurn(),
+      lifecycle: this.rangeSet,
       onFatal: (err, inWrite) => this.#fatal(err, inWrite),
     });
     this.#replicaDeps = {
@@ -155,14 +174,18 @@ export class Store implements KvStore, TransportHandler {
       heartbeatTick: options.raft?.heartbeatTick ?? 1,
       random: options.random ?? Math.random,
       wake: () => this.scheduler.wake(),
+      spanChanged: () => this.rangeSet.spanChanged(),
     };
     this.tso = new TimestampOracle(this.clock, (upTo) => this.#reserveTimestamps(upTo));
     this.membership = new StoreMembership(this);
+    this.reads = new StoreReads(this);
+    this.writes = new StoreWrites(this);
+    this.meta = new StoreMeta(this);
   }
 
   /**
-   * Opens the store: loads the replica of every range found in `raft_state` and starts the
-   * scheduler.
+   * Opens the store: loads the replica of every range found in `raft_state` (ranges merged away
+   * leave only their tombstone) and starts the scheduler.
    *
    * @param options engine, identity, transport, clock …
    * @returns the running store
@@ -178,6 +201,7 @@ export class Store implements KvStore, TransportHandler {
       });
       if (found === undefined) break;
       rangeId = found;
+      if (store.rangeSet.loadTombstone(rangeId)) continue;
       const bytes = options.engine.get(
         "raft_state",
         raftStateKey(rangeId, RaftStateKind.AppliedState),
@@ -262,154 +286,72 @@ export class Store implements KvStore, TransportHandler {
     this.tso.close(err);
   }
 
-  #deadline(options?: CallOptions): number {
+  /** The absolute deadline of a call. */
+  deadlineOf(options?: CallOptions): number {
     return options?.deadline ?? this.clock.now() + DEFAULT_DEADLINE_MS;
   }
 
-  #checkRunning(): void {
+  /** Throws the store's failure (or UNAVAILABLE) once it stopped or failed. */
+  checkRunning(): void {
     if (this.#down()) throw this.#failure ?? storeStoppedError();
   }
 
   /**
-   * The replica whose range holds `key`.
+   * The replica whose range holds `key` (the routing index: initialized replicas by start key).
    *
    * @throws {RangeDbError} RANGE_NOT_FOUND when no initialized replica here holds it
    */
   replicaFor(key: Uint8Array): Replica {
-    for (const r of this.replicas.values()) {
-      const d = r.descriptor;
-      if (d === undefined) continue;
-      if (compareBytes(key, d.start) < 0) continue;
-      if (d.end.length > 0 && compareBytes(key, d.end) >= 0) continue;
-      return r;
-    }
+    const r = this.rangeSet.replicaHolding(key);
+    if (r !== undefined) return r;
     throw new RangeDbError(
       ErrorCode.RANGE_NOT_FOUND,
       `Cannot route the request as no range on this node holds the key: node is ${this.nodeId}`,
-      { details: { leaderNodeId: this.leaderNodeId() } },
+      { details: { leaderNodeId: this.leaderNodeId(), key } },
     );
   }
 
-  // ---- Writes ----
+  // ---- Writes (store_writes.ts) ----
 
-  async #write(
-    key: Uint8Array,
-    body: CommandBody,
-    options: WriteOptions | undefined,
-  ): Promise<CommandResult> {
-    this.#checkRunning();
-    const replica = this.replicaFor(key);
-    if (!replica.isLeader) throw replica.notLeaderError();
-    const deadline = this.#deadline(options);
-    const timestamp = this.tso.next() ?? await this.tso.timestamp(deadline);
-    const cmd = newCommand({ requestId: options?.requestId ?? "", timestamp, body });
-    return replica.propose(cmd, deadline, true);
+  put(key: Uint8Array, value: Uint8Array, options?: WriteOptions): Promise<WriteResult> {
+    return this.writes.put(key, value, options);
   }
 
-  async put(key: Uint8Array, value: Uint8Array, options?: WriteOptions): Promise<WriteResult> {
-    const r = await this.#write(key, {
-      case: "write",
-      value: { ops: [{ key, value, delete: false }] },
-    }, options);
-    return { version: r.version };
+  delete(key: Uint8Array, options?: WriteOptions): Promise<DeleteResult> {
+    return this.writes.delete(key, options);
   }
 
-  async delete(key: Uint8Array, options?: WriteOptions): Promise<DeleteResult> {
-    const r = await this.#write(key, {
-      case: "write",
-      value: { ops: [{ key, delete: true }] },
-    }, options);
-    return { version: r.version, deleted: r.succeeded };
+  batch(ops: WriteOp[], options?: WriteOptions): Promise<WriteResult> {
+    return this.writes.batch(ops, options);
   }
 
-  async batch(ops: WriteOp[], options?: WriteOptions): Promise<WriteResult> {
-    if (ops.length === 0) {
-      throw new RangeDbError(
-        ErrorCode.INVALID_ARGUMENT,
-        "Cannot write batch as it has no operations",
-      );
-    }
-    const body = {
-      ops: ops.map((op) =>
-        op.type === "put"
-          ? { key: op.key, value: op.value, delete: false }
-          : { key: op.key, delete: true }
-      ),
-    };
-    const r = await this.#write(ops[0].key, { case: "write", value: body }, options);
-    return { version: r.version };
+  compareAndSwap(cas: CompareAndSwap, options?: WriteOptions): Promise<CompareAndSwapResult> {
+    return this.writes.compareAndSwap(cas, options);
   }
 
-  async compareAndSwap(cas: CompareAndSwap, options?: WriteOptions): Promise<CompareAndSwapResult> {
-    const r = await this.#write(cas.key, {
-      case: "compareAndSwap",
-      value: {
-        key: cas.key,
-        expected: cas.expected ?? new Uint8Array(0),
-        expectAbsent: cas.expected === undefined,
-        value: cas.value ?? new Uint8Array(0),
-        delete: cas.value === undefined,
-      },
-    }, options);
-    return {
-      succeeded: r.succeeded,
-      found: r.found,
-      actual: r.succeeded || !r.found ? undefined : r.actual,
-      version: r.succeeded ? r.version : 0n,
-    };
+  // ---- Reads (store_reads.ts) ----
+
+  get(key: Uint8Array, options?: ReadOptions): Promise<VersionedValue | undefined> {
+    return this.reads.get(key, options);
   }
 
-  // ---- Reads ----
-
-  async #readPoint(replica: Replica, options: ReadOptions | undefined): Promise<void> {
-    if (replica.applied === undefined) {
-      throw new RangeDbError(
-        ErrorCode.UNAVAILABLE,
-        `Cannot read as this node's replica has no data yet: range is ${replica.rangeId}`,
-      );
-    }
-    if (options?.serializable || isPlanted("stale-reads")) return;
-    await replica.reads.wait(this.#deadline(options));
-  }
-
-  async get(key: Uint8Array, options?: ReadOptions): Promise<VersionedValue | undefined> {
-    this.#checkRunning();
-    const replica = this.replicaFor(key);
-    await this.#readPoint(replica, options);
-    const r = mvccGet(this.engine, key, MAX_TIMESTAMP);
-    if (r.status === "absent") return undefined;
-    if (r.status === "locked") {
-      throw new RangeDbError(
-        ErrorCode.UNAVAILABLE,
-        "Cannot read key as it is locked by a transaction",
-      );
-    }
-    return { key, value: r.value, version: versionOf(r.timestamp) };
-  }
-
-  async *scan(
+  scan(
     start: Uint8Array,
     end: Uint8Array,
     options?: ScanOptions & { chunkSize?: number },
   ): AsyncIterable<VersionedValue[]> {
-    this.#checkRunning();
-    const lo = start.length === 0 ? USER_START : start;
-    const hi = end.length === 0 ? USER_END : end;
-    if (compareBytes(lo, hi) >= 0) return;
-    const replica = this.replicaFor(lo);
-    await this.#readPoint(replica, options);
-    yield* scanChunks(this.engine, lo, hi, options);
+    return this.reads.scan(start, end, options);
   }
 
   // ---- Membership and status ----
 
   join(record: JoinRecord, options?: CallOptions): Promise<JoinResult> {
-    this.#checkRunning();
-    return this.membership.join(record, this.#deadline(options));
+    this.checkRunning();
+    return this.membership.join(record, this.deadlineOf(options));
   }
 
   checkMember(name: string, incarnation: string, clusterId: string): void {
-    this.#checkRunning();
+    this.checkRunning();
     this.membership.checkMember(name, incarnation, clusterId);
   }
 
@@ -434,7 +376,7 @@ export class Store implements KvStore, TransportHandler {
   }
 
   ranges(): RangeInfo[] {
-    return this.membership.ranges();
+    return this.rangeSet.ranges();
   }
 
   replicationFactor(): number {
@@ -449,40 +391,42 @@ export class Store implements KvStore, TransportHandler {
     return this.membership.clientAddressOf(nodeId);
   }
 
-  // ---- Ranges: TEMPORARY placeholders of the issue-7 contract (docs/design/0009), replaced by
-  // the implementation before this branch merges. ----
+  // ---- Ranges (store_meta.ts) ----
 
-  lookupRange(_key: Uint8Array): RangeInfo {
-    throw notYet();
+  lookupRange(key: Uint8Array): RangeInfo {
+    return this.meta.lookupRange(key);
   }
 
-  listRanges(_options?: ReadOptions): Promise<RangeInfo[]> {
-    return Promise.reject(notYet());
+  listRanges(options?: ReadOptions): Promise<RangeInfo[]> {
+    return this.meta.listRanges(options);
   }
 
   metaScan(
-    _prefix: Uint8Array,
-    _limit: number,
-    _options?: ReadOptions,
+    prefix: Uint8Array,
+    limit: number,
+    options?: ReadOptions,
   ): Promise<{ entries: MetaEntry[]; more: boolean }> {
-    return Promise.reject(notYet());
+    return this.meta.metaScan(prefix, limit, options);
   }
 
-  metaGet(_key: Uint8Array, _options?: ReadOptions): Promise<MetaEntry | undefined> {
-    return Promise.reject(notYet());
+  metaGet(key: Uint8Array, options?: ReadOptions): Promise<MetaEntry | undefined> {
+    return this.meta.metaGet(key, options);
   }
 
   proposeCommand(
-    _key: Uint8Array,
-    _command: Uint8Array,
-    _options?: CallOptions,
+    key: Uint8Array,
+    command: Uint8Array,
+    options?: CallOptions,
   ): Promise<Uint8Array> {
-    return Promise.reject(notYet());
+    return this.meta.proposeCommand(key, command, options);
   }
 
-  waitApplied(_rangeId: number, _index: number, _options?: CallOptions): Promise<number> {
-    return Promise.reject(notYet());
+  waitApplied(rangeId: number, index: number, options?: CallOptions): Promise<number> {
+    return this.meta.waitApplied(rangeId, index, options);
   }
+
+  // ---- Ranges: TEMPORARY placeholders of the issue-7 contract (docs/design/0009), replaced by
+  // the lead's coordinators before this branch merges. ----
 
   splitRange(
     _key: Uint8Array,
@@ -520,6 +464,8 @@ export class Store implements KvStore, TransportHandler {
     if (this.#down()) return undefined;
     const r = this.replicas.get(rangeId);
     if (r !== undefined) return r;
+    // A range merged away here: late messages must not recreate it.
+    if (this.rangeSet.tombstones.has(rangeId)) return undefined;
     this.logger.info("creating uninitialized replica", { range_id: rangeId });
     return this.#addReplica(rangeId, undefined);
   }
@@ -556,6 +502,15 @@ export class Store implements KvStore, TransportHandler {
       this.logger.warn("refused snapshot", {
         range_id: snapshot.rangeId,
         from: snapshot.fromNodeId,
+      });
+      return Promise.resolve(false);
+    }
+    const overlap = this.rangeSet.snapshotRefusal(snapshot.rangeId, applied.descriptor);
+    if (overlap !== undefined) {
+      this.logger.info("refused snapshot", {
+        range_id: snapshot.rangeId,
+        from: snapshot.fromNodeId,
+        reason: overlap,
       });
       return Promise.resolve(false);
     }

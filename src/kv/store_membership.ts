@@ -20,10 +20,10 @@ import {
   newNodeRecord,
   type NodeRecord,
 } from "./command.ts";
-import type { JoinRecord, JoinResult, NodeInfo, RangeInfo } from "./kv_store.ts";
+import type { JoinRecord, JoinResult, NodeInfo } from "./kv_store.ts";
 import { systemKeys } from "./keys.ts";
 import type { Replica } from "./replica.ts";
-import { lostDataMessage, sameIncarnation } from "./replica_apply.ts";
+import { lostDataMessage, sameIncarnation } from "./apply_system.ts";
 import type { Store } from "./store.ts";
 
 const encoder = new TextEncoder();
@@ -260,33 +260,6 @@ export class StoreMembership {
         reachable: id === store.nodeId || (pr === undefined ? r1?.lead !== 0 : pr.recentActive),
         matchIndex: pr?.match ?? 0,
         updatedAtMs: Number(rec?.updatedAtMs ?? 0n),
-      });
-    }
-    return out;
-  }
-
-  /** The ranges this node holds a replica of, as its replicas know them. */
-  ranges(): RangeInfo[] {
-    const out: RangeInfo[] = [];
-    for (const r of this.#store.replicas.values()) {
-      const d = r.descriptor;
-      const cs = r.raw.status().config;
-      out.push({
-        rangeId: r.rangeId,
-        start: d?.start ?? new Uint8Array(0),
-        end: d?.end ?? new Uint8Array(0),
-        generation: Number(d?.generation ?? 0n),
-        voters: [...cs.voters],
-        learners: [...cs.learners],
-        leaderNodeId: r.lead,
-        term: r.term,
-        commitIndex: r.storage.hardState().commit,
-        appliedIndex: r.appliedIndex,
-        liveKeys: 0,
-        liveBytes: 0,
-        writesPerSecond: 0,
-        frozenIntoRangeId: 0,
-        local: true,
       });
     }
     return out;

@@ -1,6 +1,6 @@
 /**
- * The read loop of `Store.scan()`: one engine snapshot, read in chunks, so the whole scan is one
- * consistent cut however long the caller takes to consume it.
+ * The read loop of one part of `Store.scan()`: one engine snapshot, read in chunks, so the part
+ * is one consistent cut however long the caller takes to consume it.
  *
  * @module
  */
@@ -8,7 +8,7 @@
 import { ErrorCode, RangeDbError } from "../base/errors.ts";
 import { MAX_TIMESTAMP } from "../base/key_encoding.ts";
 import { mvccScan } from "../mvcc/mod.ts";
-import type { Engine } from "../storage/mod.ts";
+import type { Reader } from "../storage/mod.ts";
 import type { ScanOptions, VersionedValue } from "./kv_store.ts";
 import { versionOf } from "./version.ts";
 
@@ -16,47 +16,42 @@ import { versionOf } from "./version.ts";
 const DEFAULT_CHUNK = 1000;
 
 /**
- * Yields the newest values of `[lo, hi)` in chunks, from one engine snapshot.
+ * Yields the newest values of `[lo, hi)` in chunks, from `snap` (which the caller closes).
  *
- * @param engine the node's engine
+ * @param snap an engine snapshot
  * @param lo inclusive start (a user key)
  * @param hi exclusive end (a user key)
  * @param options limit, direction, keys only, chunk size
  */
-export async function* scanChunks(
-  engine: Engine,
+export function* scanChunks(
+  snap: Reader,
   lo: Uint8Array,
   hi: Uint8Array,
   options?: ScanOptions & { chunkSize?: number },
-): AsyncGenerator<VersionedValue[]> {
+): Generator<VersionedValue[]> {
   const chunkSize = Math.max(1, options?.chunkSize ?? DEFAULT_CHUNK);
   let remaining = options?.limit !== undefined && options.limit > 0 ? options.limit : Infinity;
   const reverse = options?.reverse ?? false;
-  const snap = engine.snapshot();
-  try {
-    let from = lo;
-    let to = hi;
-    while (remaining > 0) {
-      const limit = Math.min(chunkSize, remaining);
-      const r = mvccScan(snap, { start: from, end: to, timestamp: MAX_TIMESTAMP, limit, reverse });
-      if (r.status === "locked") {
-        throw new RangeDbError(
-          ErrorCode.UNAVAILABLE,
-          "Cannot scan as a key is locked by a transaction",
-        );
-      }
-      if (r.rows.length === 0) return;
-      remaining -= r.rows.length;
-      yield r.rows.map((row) => ({
-        key: row.key,
-        value: options?.keysOnly ? new Uint8Array(0) : row.value,
-        version: versionOf(row.timestamp),
-      }));
-      if (r.resumeKey === undefined) return;
-      if (reverse) to = r.resumeKey;
-      else from = r.resumeKey;
+  let from = lo;
+  let to = hi;
+  while (remaining > 0) {
+    const limit = Math.min(chunkSize, remaining);
+    const r = mvccScan(snap, { start: from, end: to, timestamp: MAX_TIMESTAMP, limit, reverse });
+    if (r.status === "locked") {
+      throw new RangeDbError(
+        ErrorCode.UNAVAILABLE,
+        "Cannot scan as a key is locked by a transaction",
+      );
     }
-  } finally {
-    snap.close();
+    if (r.rows.length === 0) return;
+    remaining -= r.rows.length;
+    yield r.rows.map((row) => ({
+      key: row.key,
+      value: options?.keysOnly ? new Uint8Array(0) : row.value,
+      version: versionOf(row.timestamp),
+    }));
+    if (r.resumeKey === undefined) return;
+    if (reverse) to = r.resumeKey;
+    else from = r.resumeKey;
   }
 }

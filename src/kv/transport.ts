@@ -16,7 +16,7 @@ export interface RangeMessage {
 
 /** One pair of a snapshot: keyspace name, key and value. */
 export interface SnapshotPair {
-  keyspace: "data" | "locks" | "raft_state";
+  keyspace: "data" | "locks" | "dedupe";
   key: Uint8Array;
   value: Uint8Array;
 }

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { createLogger } from "../../../src/base/logger.ts";
 import { MAX_TIMESTAMP } from "../../../src/base/key_encoding.ts";
-import { MvccBatch, mvccGet } from "../../../src/mvcc/mod.ts";
+import { mvccGet } from "../../../src/mvcc/mod.ts";
 import {
   ConfChangeTransition,
   ConfChangeType,
@@ -24,11 +24,8 @@ import {
   type RangeAppliedState,
 } from "../../../src/kv/command.ts";
 import { systemKeys } from "../../../src/kv/keys.ts";
-import {
-  applyEntries,
-  DEDUPE_RETENTION_MS,
-  type DedupeEntry,
-} from "../../../src/kv/replica_apply.ts";
+import { applyEntries, DEDUPE_RETENTION_MS } from "../../../src/kv/replica_apply.ts";
+import { newApplyContext, recordingLifecycle } from "../../../src/kv/apply_context.ts";
 import { b, s } from "./_cluster.ts";
 
 type Body = NonNullable<Parameters<typeof newCommand>[0]>["body"];
@@ -65,7 +62,7 @@ const cas = (key: string, expected: string | undefined, value: string): Body => 
   },
 });
 
-function initial(): RangeAppliedState {
+function initial(end = "/m"): RangeAppliedState {
   return newAppliedState({
     appliedIndex: 1n,
     appliedTerm: 1n,
@@ -73,7 +70,7 @@ function initial(): RangeAppliedState {
     descriptor: newDescriptor({
       rangeId: 1,
       start: b("/"),
-      end: b("/m"),
+      end: b(end),
       generation: 1,
       voters: [1],
     }),
@@ -81,19 +78,18 @@ function initial(): RangeAppliedState {
 }
 
 /** Applies `entries` in batches of `split`, returning every result and the final state. */
-async function applyAll(engine: Engine, entries: Entry[], split: number) {
-  let st = initial();
+async function applyAll(engine: Engine, entries: Entry[], split: number, end = "/m") {
+  let st = initial(end);
   const results: CommandResult[] = [];
   for (let i = 0; i < entries.length; i += split) {
     const batch = engine.batch();
-    const ctx = {
+    const ctx = newApplyContext(
       engine,
       batch,
-      mvcc: new MvccBatch(engine, batch),
-      nodeId: 1,
-      dedupe: new Map<string, DedupeEntry | undefined>(),
-      logger: createLogger({ level: "error" }),
-    };
+      1,
+      createLogger({ level: "error" }),
+      recordingLifecycle(),
+    );
     const out = applyEntries({ rangeId: 1, raw: NO_RAFT }, st, entries.slice(i, i + split), ctx);
     for (const r of out.results) results.push(r.result);
     st = out.applied;
@@ -119,7 +115,7 @@ async function withEngines(n: number, fn: (engines: Engine[]) => Promise<void>):
 
 function dump(engine: Engine): string[] {
   const out: string[] = [];
-  for (const ks of ["data", "raft_state"] as const) {
+  for (const ks of ["data", "raft_state", "dedupe"] as const) {
     for (const { key, value } of engine.scan(ks)) out.push(`${ks} ${key} ${value}`);
   }
   return out;
@@ -147,7 +143,7 @@ Deno.test("applyEntries() is deterministic: the same log gives the same state an
     assert.equal(s(r[2].actual), "2");
     assert.equal(r[3].succeeded, true);
     assert.ok(r[3].version > r[2].version, "a low timestamp still gets a higher version");
-    assert.equal(r[4].errorCode, "RANGE_NOT_FOUND");
+    assert.equal(r[4].errorCode, "RANGE_MOVED");
     assert.equal(r[5].succeeded, true, "the first delete found the key");
     assert.equal(r[6].succeeded, false);
     assert.equal(a.st.appliedIndex, 8n);
@@ -205,8 +201,9 @@ Deno.test("applyEntries() refuses AddNode and UpsertNode of a name recorded with
     entry(6, t, node("addNode", "n5", "inc-c")),
   ];
   await withEngines(2, async ([one, two]) => {
-    const { results, st } = await applyAll(one, log, 1);
-    await applyAll(two, log, log.length);
+    // The range holds the system keys (node records) too.
+    const { results, st } = await applyAll(one, log, 1, "");
+    await applyAll(two, log, log.length, "");
     assert.deepEqual(dump(one), dump(two));
     assert.equal(results[0].nodeId, 4n);
     assert.equal(results[1].nodeId, 4n, "the same incarnation joins again idempotently");
@@ -228,7 +225,7 @@ Deno.test("applyEntries() treats a record without an incarnation as any incarnat
     entry(4, t, node("upsertNode", "n1", "inc-new")),
   ];
   await withEngines(1, async ([one]) => {
-    const { results } = await applyAll(one, log, 1);
+    const { results } = await applyAll(one, log, 1, "");
     assert.deepEqual(results.map((r) => r.errorCode), ["", "", ""]);
     assert.equal(recorded(one, "n1")?.incarnation, "inc-new");
   });
@@ -252,14 +249,7 @@ Deno.test("applyEntries() answers a conf change Raft refuses with an error resul
     const batch = engine.batch();
     const out = applyEntries({ rangeId: 1, raw: refusing }, initial(), [
       { index: 2, term: 2, type: EntryType.ConfChange, data: cc },
-    ], {
-      engine,
-      batch,
-      mvcc: new MvccBatch(engine, batch),
-      nodeId: 1,
-      dedupe: new Map<string, DedupeEntry | undefined>(),
-      logger: createLogger({ level: "error" }),
-    });
+    ], newApplyContext(engine, batch, 1, createLogger({ level: "error" }), recordingLifecycle()));
     assert.equal(out.results.length, 1);
     assert.equal(out.results[0].seq, 77);
     assert.equal(out.results[0].result.errorCode, "FAILED_PRECONDITION");

@@ -351,7 +351,7 @@ Deno.test("GrpcPeerTransport.sendSnapshot() delivers a 3 MiB snapshot complete a
   const pairs: SnapshotPair[] = [];
   for (let i = 0; i < 48; i++) {
     pairs.push({
-      keyspace: i < 40 ? "data" : "raft_state",
+      keyspace: i < 40 ? "data" : "dedupe",
       key: new TextEncoder().encode(`/k/${String(i).padStart(3, "0")}`),
       value,
     });
