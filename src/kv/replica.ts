@@ -64,6 +64,8 @@ export interface ReplicaDeps {
   wake(): void;
   /** Called after a turn changed the replica's span (initialized, split, merged, snapshot). */
   spanChanged?(replica: Replica): void;
+  /** Log truncation (tests use small logs). @default LOG_TRUNCATE_THRESHOLD, LOG_KEEP_ENTRIES */
+  logTruncation?: { threshold: number; keep: number };
 }
 
 /** A caller waiting for its proposal to apply. */
@@ -410,8 +412,10 @@ export class Replica {
    */
   #maybeTruncate(batch: WriteBatch, applied: number): void {
     const first = this.storage.firstIndex();
-    if (applied - first <= LOG_TRUNCATE_THRESHOLD) return;
-    const upTo = Math.min(applied - LOG_KEEP_ENTRIES, this.storage.lastIndex());
+    const { threshold, keep } = this.#deps.logTruncation ??
+      { threshold: LOG_TRUNCATE_THRESHOLD, keep: LOG_KEEP_ENTRIES };
+    if (applied - first <= threshold) return;
+    const upTo = Math.min(applied - keep, this.storage.lastIndex());
     if (upTo < first) return;
     this.storage.compactTo(batch, upTo);
   }

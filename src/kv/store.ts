@@ -80,6 +80,11 @@ export interface StoreOptions {
   metrics?: StoreMetrics;
   /** Raft timing. @default { tickIntervalMs: 100, electionTick: 10, heartbeatTick: 1 } */
   raft?: { tickIntervalMs?: number; electionTick?: number; heartbeatTick?: number };
+  /**
+   * Log truncation: past `threshold` applied entries the log keeps the last `keep` (tests use
+   * small logs to exercise snapshots). @default 10,000 and 1,000
+   */
+  logTruncation?: { threshold: number; keep: number };
   /** Election jitter. @default Math.random */
   random?: () => number;
   /**
@@ -175,6 +180,7 @@ export class Store implements KvStore, TransportHandler {
       random: options.random ?? Math.random,
       wake: () => this.scheduler.wake(),
       spanChanged: () => this.rangeSet.spanChanged(),
+      logTruncation: options.logTruncation,
     };
     this.tso = new TimestampOracle(this.clock, (upTo) => this.#reserveTimestamps(upTo));
     this.membership = new StoreMembership(this);

@@ -59,7 +59,13 @@ export class StoreWrites {
         continue;
       }
       this.#checkOneRange(replica, keys);
-      if (!replica.isLeader) throw replica.notLeaderError();
+      if (!replica.isLeader) {
+        // Re-routed to a range just created here by a split: its leader is being elected (the
+        // parent's leader campaigns at once), wait for it rather than bounce the client.
+        if (last === undefined || replica.lead !== 0) throw replica.notLeaderError();
+        await pauseOrThrow(store, deadline, () => replica.notLeaderError());
+        continue;
+      }
       const timestamp = store.tso.next() ?? await store.tso.timestamp(deadline);
       const cmd = newCommand({ requestId: options?.requestId ?? "", timestamp, body });
       try {

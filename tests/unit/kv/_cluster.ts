@@ -7,7 +7,9 @@
  */
 
 import { SystemClock } from "../../../src/base/clock.ts";
+import { ErrorCode, isRangeDbError, RangeDbError } from "../../../src/base/errors.ts";
 import { createLogger, type LogLevel } from "../../../src/base/logger.ts";
+import type { ClusterRouter } from "../../../src/kv/cluster_router.ts";
 import {
   bootstrapCluster,
   type IncomingSnapshot,
@@ -27,8 +29,12 @@ export class InProcessNetwork {
   readonly cut = new Set<string>();
   readonly #timers = new Set<ReturnType<typeof setTimeout>>();
   snapshotsSent = 0;
+  /** Snapshots the receiving store refused. */
+  snapshotsRefused = 0;
   /** Drops the messages it returns true for. */
-  drop: ((from: number, to: number, m: RangeMessage["message"]) => boolean) | undefined;
+  drop:
+    | ((from: number, to: number, m: RangeMessage["message"], rangeId: number) => boolean)
+    | undefined;
 
   /** Cuts both directions between `a` and every node of `others`. */
   isolate(a: number, others: number[]): void {
@@ -59,7 +65,7 @@ export class InProcessNetwork {
           this.#later(() => this.handlers.get(from)?.reportUnreachable(to));
           return;
         }
-        const kept = messages.filter((m) => !this.drop?.(from, to, m.message));
+        const kept = messages.filter((m) => !this.drop?.(from, to, m.message, m.rangeId));
         const copy = structuredClone(kept);
         this.#later(() => {
           if (this.cut.has(`${from}>${to}`)) return;
@@ -83,7 +89,10 @@ export class InProcessNetwork {
           appliedState: snap.appliedState.slice(),
           pairs,
         };
-        return handler.receiveSnapshot(incoming);
+        return handler.receiveSnapshot(incoming).then((ok) => {
+          if (!ok) this.snapshotsRefused++;
+          return ok;
+        });
       },
     };
   }
@@ -122,6 +131,61 @@ export async function waitFor(
   }
 }
 
+const RETRYABLE = new Set<string>([
+  ErrorCode.UNAVAILABLE,
+  ErrorCode.NOT_LEADER,
+  ErrorCode.TIMEOUT,
+  ErrorCode.RANGE_MOVED,
+  ErrorCode.RANGE_NOT_FOUND,
+]);
+
+/**
+ * The in-process {@linkcode ClusterRouter}: proposes on whichever store leads the key's range,
+ * following NOT_LEADER, RANGE_MOVED and missing leaders until the deadline.
+ */
+export class InProcessRouter implements ClusterRouter {
+  constructor(readonly stores: Map<number, Store>) {}
+
+  async propose(key: Uint8Array, command: Uint8Array, deadline: number): Promise<Uint8Array> {
+    for (;;) {
+      const leader = [...this.stores.values()].find((st) => {
+        try {
+          return st.replicaFor(key).isLeader;
+        } catch {
+          return false;
+        }
+      });
+      try {
+        if (leader !== undefined) return await leader.proposeCommand(key, command, { deadline });
+      } catch (err) {
+        if (!RETRYABLE.has((err as { code?: string }).code ?? "")) throw err;
+      }
+      if (Date.now() > deadline) {
+        throw new RangeDbError(ErrorCode.UNAVAILABLE, "Cannot propose as no leader took it");
+      }
+      await sleep(10);
+    }
+  }
+
+  waitApplied(nodeId: number, rangeId: number, index: number, deadline: number): Promise<number> {
+    const store = this.stores.get(nodeId);
+    if (store === undefined) {
+      return Promise.reject(
+        new RangeDbError(ErrorCode.UNAVAILABLE, `Cannot reach node ${nodeId} as it is stopped`),
+      );
+    }
+    return store.waitApplied(rangeId, index, { deadline });
+  }
+}
+
+/** Options of a {@linkcode TestCluster}. */
+export interface TestClusterOptions {
+  /** Election timeout in 20 ms ticks. @default 25 */
+  electionTick?: number;
+  /** Log truncation of every store. @default the store's */
+  logTruncation?: { threshold: number; keep: number };
+}
+
 /** A cluster of stores in one process. */
 export class TestCluster {
   readonly net = new InProcessNetwork();
@@ -134,10 +198,13 @@ export class TestCluster {
   readonly failWrites = new Set<number>();
   /** Nodes whose batches with MVCC data wait for the promise before they are written. */
   readonly holdDataWrites = new Map<number, Promise<void>>();
+  readonly router = new InProcessRouter(this.stores);
+  options: TestClusterOptions = {};
 
   /** Creates the data dirs of nodes `1..n` and bootstraps them as the initial voters. */
-  static async create(n: number): Promise<TestCluster> {
+  static async create(n: number, options: TestClusterOptions = {}): Promise<TestCluster> {
     const c = new TestCluster();
+    c.options = options;
     const voters = Array.from({ length: n }, (_, i) => i + 1);
     for (const id of voters) c.initialPeers.set(id, `node-${id}:peer`);
     for (const id of voters) {
@@ -190,7 +257,9 @@ export class TestCluster {
       logger: createLogger({ level, fields: { test_node: id } }),
       // 20 ms ticks, elections after 500–1000 ms: short for tests, yet a machine busy with other
       // test files (event-loop stalls of a few hundred ms) does not depose a healthy leader.
-      raft: { tickIntervalMs: 20, electionTick: 25, heartbeatTick: 1 },
+      raft: { tickIntervalMs: 20, electionTick: this.options.electionTick ?? 25, heartbeatTick: 1 },
+      logTruncation: this.options.logTruncation,
+      router: this.router,
     });
     this.stores.set(id, store);
     this.net.handlers.set(id, store);
@@ -246,6 +315,41 @@ export class TestCluster {
         if (!retryable || Date.now() > end) throw err;
         await sleep(20);
       }
+    }
+  }
+
+  /** The store leading the range that holds `key`, if any. */
+  leaderOf(key: Uint8Array): Store | undefined {
+    for (const st of this.stores.values()) {
+      try {
+        if (st.replicaFor(key).isLeader) return st;
+      } catch (err) {
+        if (!isRangeDbError(err, ErrorCode.RANGE_NOT_FOUND)) throw err;
+      }
+    }
+    return undefined;
+  }
+
+  /**
+   * Runs `fn` on the store leading the range of `key`, again when leadership or the range moves
+   * (NOT_LEADER, UNAVAILABLE, TIMEOUT, RANGE_MOVED), as a client would. Only for calls that are
+   * safe to repeat (writes with a request id).
+   */
+  async onRangeLeader<T>(
+    key: Uint8Array,
+    fn: (leader: Store) => Promise<T>,
+    timeoutMs = 10_000,
+  ): Promise<T> {
+    const end = Date.now() + timeoutMs;
+    for (;;) {
+      const leader = this.leaderOf(key);
+      try {
+        if (leader !== undefined) return await fn(leader);
+      } catch (err) {
+        if (!RETRYABLE.has((err as { code?: string }).code ?? "") || Date.now() > end) throw err;
+      }
+      if (Date.now() > end) throw new Error(`Timed out waiting for a leader of ${s(key)}`);
+      await sleep(20);
     }
   }
 
