@@ -108,8 +108,15 @@ export async function subsume(
   return res;
 }
 
-/** Proposes Merge of the frozen range (the Subsume result `frozen`) on its right neighbour. */
-export async function mergeFrozen(c: TestCluster, frozen: CommandResult): Promise<CommandResult> {
+/**
+ * Proposes Merge of the frozen range (the Subsume result `frozen`) on its right neighbour,
+ * expecting `generation` (default: the neighbour's current one).
+ */
+export async function mergeFrozen(
+  c: TestCluster,
+  frozen: CommandResult,
+  generation?: bigint,
+): Promise<CommandResult> {
   const n = frozen.descriptors[0];
   const leader = await waitForLeaderOf(c, n.end);
   const r = descriptorOf(leader, n.end);
@@ -120,7 +127,7 @@ export async function mergeFrozen(c: TestCluster, frozen: CommandResult): Promis
       subsumedAppliedIndex: frozen.appliedIndex,
       subsumedLastVersion: frozen.lastVersion,
       subsumedStats: frozen.stats,
-      expectedGeneration: r.generation,
+      expectedGeneration: generation ?? r.generation,
     },
   });
   return res;
