@@ -77,6 +77,10 @@ Deno.test("Store applies a split on every replica: both ranges serve writes, lin
       assert.equal(st.replicaFor(b("/m")).rangeId, 2);
       assert.equal(st.lookupRange(b("/a")).rangeId, 3);
     }
+    // Applied writes per second over 10 s, counted by every replica.
+    for (const st of c.stores.values()) {
+      assert.ok(st.ranges().find((r) => r.rangeId === 2)!.writesPerSecond > 0);
+    }
   } finally {
     await c.close();
   }
