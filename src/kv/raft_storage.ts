@@ -36,6 +36,12 @@ import {
 /** Entries kept in memory at most (the log's tail). */
 const TAIL_ENTRIES = 8192;
 
+/**
+ * When the log is truncated: once the applied index is `threshold` entries past the first
+ * index, the log keeps the last `keep` entries behind it.
+ */
+export const DEFAULT_LOG_TRUNCATION = Object.freeze({ threshold: 10_000, keep: 1000 });
+
 function emptyConfState(): ConfState {
   return { voters: [], learners: [], votersOutgoing: [], learnersNext: [], autoLeave: false };
 }
@@ -315,6 +321,24 @@ export class ReplicaRaftStorage implements Storage {
       const tailFirst = this.#last - this.#tail.length + 1;
       if (index >= tailFirst) this.#tail = this.#tail.slice(index - tailFirst + 1);
     });
+  }
+
+  /**
+   * Truncates the log to `keep` entries behind `applied` once it holds more than `threshold`
+   * entries. A turn may apply entries it appends itself (a follower catching up gets entries and
+   * their commit in one Ready), so the truncation stops at the last entry already in the log:
+   * what this turn appends is not visible to the storage yet.
+   */
+  truncateIfLong(
+    batch: WriteBatch,
+    applied: number,
+    limits: { threshold: number; keep: number } = DEFAULT_LOG_TRUNCATION,
+  ): void {
+    const first = this.firstIndex();
+    if (applied - first <= limits.threshold) return;
+    const upTo = Math.min(applied - limits.keep, this.lastIndex());
+    if (upTo < first) return;
+    this.compactTo(batch, upTo);
   }
 
   /** Makes the staged changes visible; call once their batch is durable. */

@@ -45,11 +45,6 @@ import { RateCounter } from "./rate_counter.ts";
 import { ReplicaReads } from "./replica_reads.ts";
 import { installSnapshot, type StagedSnapshot } from "./replica_snapshot.ts";
 
-/** Log entries kept behind the applied index when the log is truncated. */
-export const LOG_KEEP_ENTRIES = 1000;
-/** The log is truncated when the applied index is this far past its first index. */
-export const LOG_TRUNCATE_THRESHOLD = 10_000;
-
 /** What a replica needs from its store. */
 export interface ReplicaDeps {
   engine: Engine;
@@ -64,7 +59,7 @@ export interface ReplicaDeps {
   wake(): void;
   /** Called after a turn changed the replica's span (initialized, split, merged, snapshot). */
   spanChanged?(replica: Replica): void;
-  /** Log truncation (tests use small logs). @default LOG_TRUNCATE_THRESHOLD, LOG_KEEP_ENTRIES */
+  /** Log truncation (tests use small logs). @default DEFAULT_LOG_TRUNCATION */
   logTruncation?: { threshold: number; keep: number };
 }
 
@@ -377,7 +372,13 @@ export class Replica {
       );
       this.#deps.metrics.applied(this.rangeId, rd.committedEntries.length);
       // Not in a turn installing a snapshot: that replaces the log and its truncated state.
-      if (rd.snapshot === undefined) this.#maybeTruncate(batch, Number(out.applied.appliedIndex));
+      if (rd.snapshot === undefined) {
+        this.storage.truncateIfLong(
+          batch,
+          Number(out.applied.appliedIndex),
+          this.#deps.logTruncation,
+        );
+      }
       sync = true;
     }
     return sync;
@@ -402,22 +403,6 @@ export class Replica {
       term: snap.metadata.term,
       pairs: staged.pairs.length,
     });
-  }
-
-  /**
-   * Truncates the log to `LOG_KEEP_ENTRIES` behind `applied` once it holds more than
-   * `LOG_TRUNCATE_THRESHOLD` entries. A turn may apply entries it appends itself (a follower
-   * catching up gets entries and their commit in one Ready), so the truncation stops at the last
-   * entry already in the log: what this turn appends is not visible to the storage yet.
-   */
-  #maybeTruncate(batch: WriteBatch, applied: number): void {
-    const first = this.storage.firstIndex();
-    const { threshold, keep } = this.#deps.logTruncation ??
-      { threshold: LOG_TRUNCATE_THRESHOLD, keep: LOG_KEEP_ENTRIES };
-    if (applied - first <= threshold) return;
-    const upTo = Math.min(applied - keep, this.storage.lastIndex());
-    if (upTo < first) return;
-    this.storage.compactTo(batch, upTo);
   }
 
   /**

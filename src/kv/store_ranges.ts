@@ -301,6 +301,8 @@ export class StoreRanges implements ReplicaLifecycle {
         old.appliedWaiters.moveTo(fresh.appliedWaiters);
       }
       replicas.set(rangeId, fresh);
+      // Its descriptor is new: the meta sync duty writes it to range 1's copy.
+      fresh.descriptorChanged = true;
       const parentLed = replicas.get(c.parentRangeId)?.isLeader ?? false;
       // The parent's leader's replica campaigns at once: the new range has a leader within a
       // round trip instead of an election timeout.
