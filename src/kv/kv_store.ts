@@ -13,7 +13,13 @@
  *   leadership change before it could be known to apply (the outcome is then unknown:
  *   `details.ambiguous` true; a retry with the same request id is safe).
  * - TIMEOUT: the deadline passed while waiting (the outcome of a write is unknown).
- * - INVALID_ARGUMENT: a write that the state machine refuses (limits).
+ * - INVALID_ARGUMENT: a write that the state machine refuses (limits), or a batch whose keys lie
+ *   in more than one range (`details.crossRange`; atomic batches across ranges are not built
+ *   yet).
+ * - RANGE_NOT_FOUND: no replica on this node holds the key (`details.key`); the rpc layer finds
+ *   the range with `lookupRange` and forwards.
+ * - RANGE_MOVED: the key's range kept moving (split, merged, frozen for a merge) until the
+ *   deadline; nothing was applied, a retry is safe.
  *
  * @module
  */
@@ -190,8 +196,15 @@ export interface KvStore {
 
   get(key: Uint8Array, options?: ReadOptions): Promise<VersionedValue | undefined>;
   /**
-   * The keys of [start, end) (end empty: the end of the user keyspace), newest values, read from
-   * one consistent snapshot; yields chunks of at most `chunkSize` pairs.
+   * The keys of [start, end) (end empty: the end of the user keyspace), newest values; yields
+   * chunks of at most `chunkSize` pairs. The scan walks the ranges of the span (leftward when
+   * `reverse`): each range's part is read at its own read point from one consistent snapshot,
+   * so a scan across ranges is not one snapshot (docs/design/0009).
+   *
+   * @throws {RangeDbError} RANGE_NOT_FOUND, after yielding everything before it, when no local
+   *   replica holds the next part: `details.key` is the part's first key (forward) or its
+   *   exclusive end (reverse), `details.reverse` the direction; RANGE_MOVED when a part's range
+   *   kept moving until the deadline
    */
   scan(
     start: Uint8Array,

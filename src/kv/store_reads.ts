@@ -18,7 +18,7 @@
  * @module
  */
 
-import { ErrorCode, RangeDbError } from "../base/errors.ts";
+import { ErrorCode, isRangeDbError, RangeDbError } from "../base/errors.ts";
 import { compareBytes, MAX_TIMESTAMP } from "../base/key_encoding.ts";
 import { mvccGet } from "../mvcc/mod.ts";
 import { inSpan, showKey } from "./apply_context.ts";
@@ -76,16 +76,31 @@ export class StoreReads {
     return this.#store.replicas.get(r.rangeId) === r && !r.destroyed && !r.frozen;
   }
 
-  /** Waits for a read point on `r` (unless serializable). */
-  async #readPoint(r: Replica, options: ReadOptions | undefined, deadline: number): Promise<void> {
+  /**
+   * Waits for a read point on `r` (unless serializable).
+   *
+   * @returns false when the replica was merged away meanwhile (its reads fail with RANGE_MOVED):
+   *   the caller retries from routing
+   */
+  async #readPoint(
+    r: Replica,
+    options: ReadOptions | undefined,
+    deadline: number,
+  ): Promise<boolean> {
     if (r.applied === undefined) {
       throw new RangeDbError(
         ErrorCode.UNAVAILABLE,
         `Cannot read as this node's replica has no data yet: range is ${r.rangeId}`,
       );
     }
-    if (options?.serializable || isPlanted("stale-reads")) return;
-    await r.reads.wait(deadline);
+    if (options?.serializable || isPlanted("stale-reads")) return true;
+    try {
+      await r.reads.wait(deadline);
+      return true;
+    } catch (err) {
+      if (isRangeDbError(err, ErrorCode.RANGE_MOVED)) return false;
+      throw err;
+    }
   }
 
   /**
@@ -100,8 +115,7 @@ export class StoreReads {
     const deadline = store.deadlineOf(options);
     for (;;) {
       const r = store.replicaFor(key);
-      if (!r.frozen) {
-        await this.#readPoint(r, options, deadline);
+      if (!r.frozen && await this.#readPoint(r, options, deadline)) {
         if (this.#live(r) && inSpan(r.descriptor, key)) return read(store, key);
       }
       await pauseOrThrow(store, deadline, () => movedError(key, r));
@@ -136,13 +150,13 @@ export class StoreReads {
         ? store.rangeSet.replicaBelow(cursor)
         : store.rangeSet.replicaHolding(cursor);
       if (r === undefined) throw partNotFound(store.nodeId, cursor, reverse);
-      if (!r.frozen) await this.#readPoint(r, options, deadline);
+      const pointed = !r.frozen && await this.#readPoint(r, options, deadline);
       const d = r.descriptor;
       const holds = d !== undefined && (reverse
         ? compareBytes(d.start, cursor) < 0 &&
           (d.end.length === 0 || compareBytes(d.end, cursor) >= 0)
         : inSpan(d, cursor));
-      if (!this.#live(r) || !holds) {
+      if (!pointed || !this.#live(r) || !holds) {
         await pauseOrThrow(store, deadline, () => movedError(cursor, r));
         continue;
       }
