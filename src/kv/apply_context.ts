@@ -88,7 +88,7 @@ export interface ApplyContext {
  * @param batch the turn's batch
  * @param nodeId this node's id
  * @param logger for refusals
- * @param ranges the store's lifecycle (tests: {@linkcode recordingLifecycle})
+ * @param ranges the store's lifecycle
  * @returns the context
  */
 export function newApplyContext(
@@ -106,25 +106,6 @@ export function newApplyContext(
     dedupe: new DedupeOverlay(),
     ranges,
     logger,
-  };
-}
-
-/**
- * A lifecycle that records what it is told (unit tests of apply), with the given local applied
- * states.
- */
-export function recordingLifecycle(
-  local: Map<number, RangeAppliedState> = new Map(),
-): RangeLifecycle & { createdRanges: CreatedRange[]; destroyedRanges: [number, number][] } {
-  const createdRanges: CreatedRange[] = [];
-  const destroyedRanges: [number, number][] = [];
-  return {
-    createdRanges,
-    destroyedRanges,
-    created: (r) => createdRanges.push(r),
-    destroyed: (id, into) => destroyedRanges.push([id, into]),
-    appliedStateOf: (id) => local.get(id),
-    snapshotInstalled: () => {},
   };
 }
 

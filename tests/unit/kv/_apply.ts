@@ -10,7 +10,7 @@ import { createLogger } from "../../../src/base/logger.ts";
 import {
   type CreatedRange,
   newApplyContext,
-  recordingLifecycle,
+  type RangeLifecycle,
 } from "../../../src/kv/apply_context.ts";
 import {
   type CommandResult,
@@ -29,6 +29,25 @@ import { b } from "./_cluster.ts";
 
 /** A command body. */
 export type Body = NonNullable<Parameters<typeof newCommand>[0]>["body"];
+
+/**
+ * A lifecycle that records what it is told (unit tests of apply), with the given local applied
+ * states.
+ */
+export function recordingLifecycle(
+  local: Map<number, RangeAppliedState> = new Map(),
+): RangeLifecycle & { createdRanges: CreatedRange[]; destroyedRanges: [number, number][] } {
+  const createdRanges: CreatedRange[] = [];
+  const destroyedRanges: [number, number][] = [];
+  return {
+    createdRanges,
+    destroyedRanges,
+    created: (r) => createdRanges.push(r),
+    destroyed: (id, into) => destroyedRanges.push([id, into]),
+    appliedStateOf: (id) => local.get(id),
+    snapshotInstalled: () => {},
+  };
+}
 
 /** One minute in ms. */
 export const MIN = 60_000;

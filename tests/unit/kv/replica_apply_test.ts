@@ -25,7 +25,8 @@ import {
 } from "../../../src/kv/command.ts";
 import { systemKeys } from "../../../src/kv/keys.ts";
 import { applyEntries, DEDUPE_RETENTION_MS } from "../../../src/kv/replica_apply.ts";
-import { newApplyContext, recordingLifecycle } from "../../../src/kv/apply_context.ts";
+import { newApplyContext } from "../../../src/kv/apply_context.ts";
+import { recordingLifecycle } from "./_apply.ts";
 import { b, s } from "./_cluster.ts";
 
 type Body = NonNullable<Parameters<typeof newCommand>[0]>["body"];

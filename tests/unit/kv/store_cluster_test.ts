@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { isRangeDbError } from "../../../src/base/errors.ts";
 import { confStateOf, encodeAppliedState } from "../../../src/kv/command.ts";
+import { systemKeys } from "../../../src/kv/keys.ts";
 import { MessageType } from "../../../src/raft/mod.ts";
 import { newMessage } from "../../../src/raft/messages.ts";
 import { b, s, sleep, TestCluster, waitFor } from "./_cluster.ts";
@@ -161,6 +162,14 @@ Deno.test("Store.put() is answered before the batch applying it is durable; a li
     await c.startAll();
     const leader = await c.waitForLeader();
     await leader.put(b("/h"), b("0"));
+    // The background writes (bootstrap, node records) are done: the held batch is the put's.
+    await waitFor(
+      async () =>
+        leader.nodes().filter((n) => n.updatedAtMs > 0).length === 3 &&
+        await leader.metaGet(systemKeys.partition(1), { serializable: true }) !== undefined,
+      5000,
+      "the bootstrap and every node record",
+    );
     let release = () => {};
     c.holdDataWrites.set(leader.nodeId, new Promise<void>((resolve) => release = resolve));
     let read = false;
