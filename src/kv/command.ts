@@ -57,6 +57,16 @@ export function newResult(
   return create(CommandResultSchema, init);
 }
 
+/** Encodes a command result (for Peer.Forward "Propose"). */
+export function encodeCommandResult(r: CommandResult): Uint8Array {
+  return toBinary(CommandResultSchema, r);
+}
+
+/** Decodes a command result. */
+export function decodeCommandResult(b: Uint8Array): CommandResult {
+  return fromBinary(CommandResultSchema, b);
+}
+
 /** Encodes an applied state. */
 export function encodeAppliedState(s: RangeAppliedState): Uint8Array {
   return toBinary(RangeAppliedStateSchema, s);
