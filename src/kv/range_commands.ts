@@ -43,19 +43,33 @@ export class RangeCommands {
   }
 
   /**
-   * Proposes `body` on the leader of the range holding `key`.
+   * Proposes `body` on the leader of the range holding `key`; `timestamp` is the command's
+   * (its commit version is at least that and above the range's last version), `requestId` the
+   * client's idempotency key (dedupe record).
    *
    * @returns the command's result (never an error result)
    * @throws {RangeDbError} the result's refusal, or the router's failure
    */
-  async propose(key: Uint8Array, body: CommandBody, deadline: number): Promise<CommandResult> {
-    const bytes = await this.#router.propose(key, encodeCommand(newCommand({ body })), deadline);
+  async propose(
+    key: Uint8Array,
+    body: CommandBody,
+    deadline: number,
+    timestamp = 0n,
+    requestId = "",
+  ): Promise<CommandResult> {
+    const cmd = encodeCommand(newCommand({ body, timestamp, requestId }));
+    const bytes = await this.#router.propose(key, cmd, deadline);
     const result = decodeCommandResult(bytes);
     if (result.errorCode !== "") {
       const code = (Object.values(ErrorCode) as string[]).includes(result.errorCode)
         ? result.errorCode as ErrorCode
         : ErrorCode.INTERNAL;
-      throw new RangeDbError(code, result.errorMessage, { details: { refused: true } });
+      const details: Record<string, unknown> = { refused: true };
+      if (result.lockedKey.length > 0) {
+        details.lockedKey = result.lockedKey;
+        details.lockedIntent = result.lockedIntent;
+      }
+      throw new RangeDbError(code, result.errorMessage, { details });
     }
     return result;
   }
