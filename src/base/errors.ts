@@ -27,6 +27,12 @@ export const ErrorCode = {
    * merge); nothing was applied and the request may be retried at once.
    */
   RANGE_MOVED: "RANGE_MOVED",
+  /**
+   * A key holds the intent of a batch or transaction that has not been resolved; nothing was
+   * written. The server resolves the intent (waiting for it, or through its primary after its TTL)
+   * and retries; a client sees it only when that did not finish in time.
+   */
+  LOCKED: "LOCKED",
   /** A transaction lost a conflict; the whole transaction may be retried. */
   TXN_CONFLICT: "TXN_CONFLICT",
   /** The operation did not finish in time; whether it took effect is unknown. */

@@ -42,6 +42,7 @@ const RETRYABLE_CODES = new Set<ErrorCode>([
   ErrorCode.NOT_LEADER,
   ErrorCode.RANGE_NOT_FOUND,
   ErrorCode.RANGE_MOVED,
+  ErrorCode.LOCKED,
   ErrorCode.TIMEOUT,
 ]);
 

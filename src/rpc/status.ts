@@ -25,6 +25,7 @@ const TO_GRPC: Readonly<Record<ErrorCode, grpc.status>> = {
   NOT_LEADER: grpc.status.UNAVAILABLE,
   RANGE_NOT_FOUND: grpc.status.UNAVAILABLE,
   RANGE_MOVED: grpc.status.UNAVAILABLE,
+  LOCKED: grpc.status.UNAVAILABLE,
   TXN_CONFLICT: grpc.status.ABORTED,
   TIMEOUT: grpc.status.DEADLINE_EXCEEDED,
   CANCELLED: grpc.status.CANCELLED,

@@ -14,7 +14,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file rangedb/v1/command.proto.
  */
 export const file_rangedb_v1_command: GenFile = /*@__PURE__*/
-  fileDesc("ChhyYW5nZWRiL3YxL2NvbW1hbmQucHJvdG8SCnJhbmdlZGIudjEiNQoHV3JpdGVPcBILCgNrZXkYASABKAwSDQoFdmFsdWUYAiABKAwSDgoGZGVsZXRlGAMgASgIIkkKEVJlcGxpY2FEZXNjcmlwdG9yEg8KB25vZGVfaWQYASABKAQSEgoKcmVwbGljYV9pZBgCIAEoBBIPCgdsZWFybmVyGAMgASgIIoQBCg9SYW5nZURlc2NyaXB0b3ISEAoIcmFuZ2VfaWQYASABKAQSDQoFc3RhcnQYAiABKAwSCwoDZW5kGAMgASgMEhIKCmdlbmVyYXRpb24YBCABKAQSLwoIcmVwbGljYXMYBSADKAsyHS5yYW5nZWRiLnYxLlJlcGxpY2FEZXNjcmlwdG9yIpwBCgpOb2RlUmVjb3JkEgwKBG5hbWUYASABKAkSDwoHbm9kZV9pZBgCIAEoBBIUCgxwZWVyX2FkZHJlc3MYAyABKAkSFgoOY2xpZW50X2FkZHJlc3MYBCABKAkSFQoNYWRtaW5fYWRkcmVzcxgFIAEoCRIVCg11cGRhdGVkX2F0X21zGAYgASgEEhMKC2luY2FybmF0aW9uGAcgASgJIvMNCgtSYWZ0Q29tbWFuZBIYChBwcm9wb3Nlcl9ub2RlX2lkGAEgASgEEhQKDHByb3Bvc2FsX3NlcRgCIAEoBBISCgpyZXF1ZXN0X2lkGAMgASgJEhEKCXRpbWVzdGFtcBgEIAEoBBIuCgV3cml0ZRgKIAEoCzIdLnJhbmdlZGIudjEuUmFmdENvbW1hbmQuV3JpdGVIABJCChBjb21wYXJlX2FuZF9zd2FwGAsgASgLMiYucmFuZ2VkYi52MS5SYWZ0Q29tbWFuZC5Db21wYXJlQW5kU3dhcEgAEjYKCWJvb3RzdHJhcBgMIAEoCzIhLnJhbmdlZGIudjEuUmFmdENvbW1hbmQuQm9vdHN0cmFwSAASOQoLdHNvX3Jlc2VydmUYDSABKAsyIi5yYW5nZWRiLnYxLlJhZnRDb21tYW5kLlRzb1Jlc2VydmVIABIzCghhZGRfbm9kZRgOIAEoCzIfLnJhbmdlZGIudjEuUmFmdENvbW1hbmQuQWRkTm9kZUgAEjkKC3Vwc2VydF9ub2RlGA8gASgLMiIucmFuZ2VkYi52MS5SYWZ0Q29tbWFuZC5VcHNlcnROb2RlSAASRAoRYWxsb2NhdGVfcmFuZ2VfaWQYECABKAsyJy5yYW5nZWRiLnYxLlJhZnRDb21tYW5kLkFsbG9jYXRlUmFuZ2VJZEgAEi4KBXNwbGl0GBEgASgLMh0ucmFuZ2VkYi52MS5SYWZ0Q29tbWFuZC5TcGxpdEgAEjIKB3N1YnN1bWUYEiABKAsyHy5yYW5nZWRiLnYxLlJhZnRDb21tYW5kLlN1YnN1bWVIABIuCgVtZXJnZRgTIAEoCzIdLnJhbmdlZGIudjEuUmFmdENvbW1hbmQuTWVyZ2VIABI5CgthYm9ydF9tZXJnZRgUIAEoCzIiLnJhbmdlZGIudjEuUmFmdENvbW1hbmQuQWJvcnRNZXJnZUgAEjQKCHVuZnJlZXplGBUgASgLMiAucmFuZ2VkYi52MS5SYWZ0Q29tbWFuZC5VbmZyZWV6ZUgAEjkKC3VwZGF0ZV9tZXRhGBYgASgLMiIucmFuZ2VkYi52MS5SYWZ0Q29tbWFuZC5VcGRhdGVNZXRhSAAaKQoFV3JpdGUSIAoDb3BzGAEgAygLMhMucmFuZ2VkYi52MS5Xcml0ZU9wGmUKDkNvbXBhcmVBbmRTd2FwEgsKA2tleRgBIAEoDBIQCghleHBlY3RlZBgCIAEoDBIVCg1leHBlY3RfYWJzZW50GAMgASgIEg0KBXZhbHVlGAQgASgMEg4KBmRlbGV0ZRgFIAEoCBpoCglCb290c3RyYXASLwoKZGVzY3JpcHRvchgBIAEoCzIbLnJhbmdlZGIudjEuUmFuZ2VEZXNjcmlwdG9yEioKDXN5c3RlbV93cml0ZXMYAiADKAsyEy5yYW5nZWRiLnYxLldyaXRlT3AaIwoKVHNvUmVzZXJ2ZRIVCg11cF90b193YWxsX21zGAEgASgEGjEKB0FkZE5vZGUSJgoGcmVjb3JkGAEgASgLMhYucmFuZ2VkYi52MS5Ob2RlUmVjb3JkGjQKClVwc2VydE5vZGUSJgoGcmVjb3JkGAEgASgLMhYucmFuZ2VkYi52MS5Ob2RlUmVjb3JkGhEKD0FsbG9jYXRlUmFuZ2VJZBpNCgVTcGxpdBIRCglzcGxpdF9rZXkYASABKAwSFAoMbmV3X3JhbmdlX2lkGAIgASgEEhsKE2V4cGVjdGVkX2dlbmVyYXRpb24YAyABKAQaPQoHU3Vic3VtZRIVCg1pbnRvX3JhbmdlX2lkGAEgASgEEhsKE2V4cGVjdGVkX2dlbmVyYXRpb24YAiABKAQawgEKBU1lcmdlEi0KCHN1YnN1bWVkGAEgASgLMhsucmFuZ2VkYi52MS5SYW5nZURlc2NyaXB0b3ISHgoWc3Vic3VtZWRfYXBwbGllZF9pbmRleBgCIAEoBBIdChVzdWJzdW1lZF9sYXN0X3ZlcnNpb24YAyABKAQSLgoOc3Vic3VtZWRfc3RhdHMYBCABKAsyFi5yYW5nZWRiLnYxLlJhbmdlU3RhdHMSGwoTZXhwZWN0ZWRfZ2VuZXJhdGlvbhgFIAEoBBonCgpBYm9ydE1lcmdlEhkKEXN1YnN1bWVkX3JhbmdlX2lkGAEgASgEGiEKCFVuZnJlZXplEhUKDWludG9fcmFuZ2VfaWQYASABKAQabAoKVXBkYXRlTWV0YRIwCgtkZXNjcmlwdG9ycxgBIAMoCzIbLnJhbmdlZGIudjEuUmFuZ2VEZXNjcmlwdG9yEiwKB3JlbW92ZWQYAiADKAsyGy5yYW5nZWRiLnYxLlJhbmdlRGVzY3JpcHRvckIGCgRib2R5IqYCCg1Db21tYW5kUmVzdWx0Eg8KB3ZlcnNpb24YASABKAQSEQoJc3VjY2VlZGVkGAIgASgIEg0KBWZvdW5kGAMgASgIEg4KBmFjdHVhbBgEIAEoDBIPCgdub2RlX2lkGAUgASgEEhIKCmVycm9yX2NvZGUYBiABKAkSFQoNZXJyb3JfbWVzc2FnZRgHIAEoCRIQCghyYW5nZV9pZBgIIAEoBBIVCg1hcHBsaWVkX2luZGV4GAkgASgEEhQKDGxhc3RfdmVyc2lvbhgKIAEoBBIlCgVzdGF0cxgLIAEoCzIWLnJhbmdlZGIudjEuUmFuZ2VTdGF0cxIwCgtkZXNjcmlwdG9ycxgMIAMoCzIbLnJhbmdlZGIudjEuUmFuZ2VEZXNjcmlwdG9yIjMKClJhbmdlU3RhdHMSEQoJbGl2ZV9rZXlzGAEgASgEEhIKCmxpdmVfYnl0ZXMYAiABKAQi7wIKEVJhbmdlQXBwbGllZFN0YXRlEhUKDWFwcGxpZWRfaW5kZXgYASABKAQSFAoMYXBwbGllZF90ZXJtGAIgASgEEhQKDGxhc3RfdmVyc2lvbhgDIAEoBBIZChF0c29faGlnaF93YXRlcl9tcxgEIAEoBBIUCgxuZXh0X25vZGVfaWQYBSABKAQSLwoKZGVzY3JpcHRvchgGIAEoCzIbLnJhbmdlZGIudjEuUmFuZ2VEZXNjcmlwdG9yEhUKDW5leHRfcmFuZ2VfaWQYByABKAQSJQoFc3RhdHMYCCABKAsyFi5yYW5nZWRiLnYxLlJhbmdlU3RhdHMSHAoUZnJvemVuX2ludG9fcmFuZ2VfaWQYCSABKAQSHAoUZGVkdXBlX3N3ZWVwX3ZlcnNpb24YCiABKAQSGwoTZGVkdXBlX3N3ZWVwX2N1cnNvchgLIAEoDBIeChZsYXN0X3N1YnN1bWVkX3JhbmdlX2lkGAwgASgEIi4KDlJhbmdlVG9tYnN0b25lEhwKFG1lcmdlZF9pbnRvX3JhbmdlX2lkGAEgASgEIkoKDERlZHVwZVJlY29yZBIpCgZyZXN1bHQYASABKAsyGS5yYW5nZWRiLnYxLkNvbW1hbmRSZXN1bHQSDwoHdmVyc2lvbhgCIAEoBGIGcHJvdG8z");
+  fileDesc("ChhyYW5nZWRiL3YxL2NvbW1hbmQucHJvdG8SCnJhbmdlZGIudjEiNQoHV3JpdGVPcBILCgNrZXkYASABKAwSDQoFdmFsdWUYAiABKAwSDgoGZGVsZXRlGAMgASgIIkkKEVJlcGxpY2FEZXNjcmlwdG9yEg8KB25vZGVfaWQYASABKAQSEgoKcmVwbGljYV9pZBgCIAEoBBIPCgdsZWFybmVyGAMgASgIIoQBCg9SYW5nZURlc2NyaXB0b3ISEAoIcmFuZ2VfaWQYASABKAQSDQoFc3RhcnQYAiABKAwSCwoDZW5kGAMgASgMEhIKCmdlbmVyYXRpb24YBCABKAQSLwoIcmVwbGljYXMYBSADKAsyHS5yYW5nZWRiLnYxLlJlcGxpY2FEZXNjcmlwdG9yIpwBCgpOb2RlUmVjb3JkEgwKBG5hbWUYASABKAkSDwoHbm9kZV9pZBgCIAEoBBIUCgxwZWVyX2FkZHJlc3MYAyABKAkSFgoOY2xpZW50X2FkZHJlc3MYBCABKAkSFQoNYWRtaW5fYWRkcmVzcxgFIAEoCRIVCg11cGRhdGVkX2F0X21zGAYgASgEEhMKC2luY2FybmF0aW9uGAcgASgJIukTCgtSYWZ0Q29tbWFuZBIYChBwcm9wb3Nlcl9ub2RlX2lkGAEgASgEEhQKDHByb3Bvc2FsX3NlcRgCIAEoBBISCgpyZXF1ZXN0X2lkGAMgASgJEhEKCXRpbWVzdGFtcBgEIAEoBBIuCgV3cml0ZRgKIAEoCzIdLnJhbmdlZGIudjEuUmFmdENvbW1hbmQuV3JpdGVIABJCChBjb21wYXJlX2FuZF9zd2FwGAsgASgLMiYucmFuZ2VkYi52MS5SYWZ0Q29tbWFuZC5Db21wYXJlQW5kU3dhcEgAEjYKCWJvb3RzdHJhcBgMIAEoCzIhLnJhbmdlZGIudjEuUmFmdENvbW1hbmQuQm9vdHN0cmFwSAASOQoLdHNvX3Jlc2VydmUYDSABKAsyIi5yYW5nZWRiLnYxLlJhZnRDb21tYW5kLlRzb1Jlc2VydmVIABIzCghhZGRfbm9kZRgOIAEoCzIfLnJhbmdlZGIudjEuUmFmdENvbW1hbmQuQWRkTm9kZUgAEjkKC3Vwc2VydF9ub2RlGA8gASgLMiIucmFuZ2VkYi52MS5SYWZ0Q29tbWFuZC5VcHNlcnROb2RlSAASRAoRYWxsb2NhdGVfcmFuZ2VfaWQYECABKAsyJy5yYW5nZWRiLnYxLlJhZnRDb21tYW5kLkFsbG9jYXRlUmFuZ2VJZEgAEi4KBXNwbGl0GBEgASgLMh0ucmFuZ2VkYi52MS5SYWZ0Q29tbWFuZC5TcGxpdEgAEjIKB3N1YnN1bWUYEiABKAsyHy5yYW5nZWRiLnYxLlJhZnRDb21tYW5kLlN1YnN1bWVIABIuCgVtZXJnZRgTIAEoCzIdLnJhbmdlZGIudjEuUmFmdENvbW1hbmQuTWVyZ2VIABI5CgthYm9ydF9tZXJnZRgUIAEoCzIiLnJhbmdlZGIudjEuUmFmdENvbW1hbmQuQWJvcnRNZXJnZUgAEjQKCHVuZnJlZXplGBUgASgLMiAucmFuZ2VkYi52MS5SYWZ0Q29tbWFuZC5VbmZyZWV6ZUgAEjkKC3VwZGF0ZV9tZXRhGBYgASgLMiIucmFuZ2VkYi52MS5SYWZ0Q29tbWFuZC5VcGRhdGVNZXRhSAASPQoNcHJlcGFyZV9iYXRjaBgXIAEoCzIkLnJhbmdlZGIudjEuUmFmdENvbW1hbmQuUHJlcGFyZUJhdGNoSAASOwoMY29tbWl0X2JhdGNoGBggASgLMiMucmFuZ2VkYi52MS5SYWZ0Q29tbWFuZC5Db21taXRCYXRjaEgAEjkKC2Fib3J0X2JhdGNoGBkgASgLMiIucmFuZ2VkYi52MS5SYWZ0Q29tbWFuZC5BYm9ydEJhdGNoSAASQQoPcmVzb2x2ZV9pbnRlbnRzGBogASgLMiYucmFuZ2VkYi52MS5SYWZ0Q29tbWFuZC5SZXNvbHZlSW50ZW50c0gAEjsKDGZvcmdldF9iYXRjaBgbIAEoCzIjLnJhbmdlZGIudjEuUmFmdENvbW1hbmQuRm9yZ2V0QmF0Y2hIABI5CgtjaGVja19iYXRjaBgcIAEoCzIiLnJhbmdlZGIudjEuUmFmdENvbW1hbmQuQ2hlY2tCYXRjaEgAGikKBVdyaXRlEiAKA29wcxgBIAMoCzITLnJhbmdlZGIudjEuV3JpdGVPcBplCg5Db21wYXJlQW5kU3dhcBILCgNrZXkYASABKAwSEAoIZXhwZWN0ZWQYAiABKAwSFQoNZXhwZWN0X2Fic2VudBgDIAEoCBINCgV2YWx1ZRgEIAEoDBIOCgZkZWxldGUYBSABKAgaaAoJQm9vdHN0cmFwEi8KCmRlc2NyaXB0b3IYASABKAsyGy5yYW5nZWRiLnYxLlJhbmdlRGVzY3JpcHRvchIqCg1zeXN0ZW1fd3JpdGVzGAIgAygLMhMucmFuZ2VkYi52MS5Xcml0ZU9wGiMKClRzb1Jlc2VydmUSFQoNdXBfdG9fd2FsbF9tcxgBIAEoBBoxCgdBZGROb2RlEiYKBnJlY29yZBgBIAEoCzIWLnJhbmdlZGIudjEuTm9kZVJlY29yZBo0CgpVcHNlcnROb2RlEiYKBnJlY29yZBgBIAEoCzIWLnJhbmdlZGIudjEuTm9kZVJlY29yZBoRCg9BbGxvY2F0ZVJhbmdlSWQaTQoFU3BsaXQSEQoJc3BsaXRfa2V5GAEgASgMEhQKDG5ld19yYW5nZV9pZBgCIAEoBBIbChNleHBlY3RlZF9nZW5lcmF0aW9uGAMgASgEGj0KB1N1YnN1bWUSFQoNaW50b19yYW5nZV9pZBgBIAEoBBIbChNleHBlY3RlZF9nZW5lcmF0aW9uGAIgASgEGsIBCgVNZXJnZRItCghzdWJzdW1lZBgBIAEoCzIbLnJhbmdlZGIudjEuUmFuZ2VEZXNjcmlwdG9yEh4KFnN1YnN1bWVkX2FwcGxpZWRfaW5kZXgYAiABKAQSHQoVc3Vic3VtZWRfbGFzdF92ZXJzaW9uGAMgASgEEi4KDnN1YnN1bWVkX3N0YXRzGAQgASgLMhYucmFuZ2VkYi52MS5SYW5nZVN0YXRzEhsKE2V4cGVjdGVkX2dlbmVyYXRpb24YBSABKAQaJwoKQWJvcnRNZXJnZRIZChFzdWJzdW1lZF9yYW5nZV9pZBgBIAEoBBohCghVbmZyZWV6ZRIVCg1pbnRvX3JhbmdlX2lkGAEgASgEGmwKClVwZGF0ZU1ldGESMAoLZGVzY3JpcHRvcnMYASADKAsyGy5yYW5nZWRiLnYxLlJhbmdlRGVzY3JpcHRvchIsCgdyZW1vdmVkGAIgAygLMhsucmFuZ2VkYi52MS5SYW5nZURlc2NyaXB0b3IabAoMUHJlcGFyZUJhdGNoEg4KBnR4bl9pZBgBIAEoCRITCgtwcmltYXJ5X2tleRgCIAEoDBIgCgNvcHMYAyADKAsyEy5yYW5nZWRiLnYxLldyaXRlT3ASFQoNZXhwaXJlc19hdF9tcxgEIAEoBBoyCgtDb21taXRCYXRjaBIOCgZ0eG5faWQYASABKAkSEwoLcHJpbWFyeV9rZXkYAiABKAwaMQoKQWJvcnRCYXRjaBIOCgZ0eG5faWQYASABKAkSEwoLcHJpbWFyeV9rZXkYAiABKAwaVgoOUmVzb2x2ZUludGVudHMSDgoGdHhuX2lkGAEgASgJEgwKBGtleXMYAiADKAwSDgoGY29tbWl0GAMgASgIEhYKDmNvbW1pdF92ZXJzaW9uGAQgASgEGiEKCkNoZWNrQmF0Y2gSEwoLcHJpbWFyeV9rZXkYASABKAwaMgoLRm9yZ2V0QmF0Y2gSDgoGdHhuX2lkGAEgASgJEhMKC3ByaW1hcnlfa2V5GAIgASgMQgYKBGJvZHki4QIKDUNvbW1hbmRSZXN1bHQSDwoHdmVyc2lvbhgBIAEoBBIRCglzdWNjZWVkZWQYAiABKAgSDQoFZm91bmQYAyABKAgSDgoGYWN0dWFsGAQgASgMEg8KB25vZGVfaWQYBSABKAQSEgoKZXJyb3JfY29kZRgGIAEoCRIVCg1lcnJvcl9tZXNzYWdlGAcgASgJEhAKCHJhbmdlX2lkGAggASgEEhUKDWFwcGxpZWRfaW5kZXgYCSABKAQSFAoMbGFzdF92ZXJzaW9uGAogASgEEiUKBXN0YXRzGAsgASgLMhYucmFuZ2VkYi52MS5SYW5nZVN0YXRzEjAKC2Rlc2NyaXB0b3JzGAwgAygLMhsucmFuZ2VkYi52MS5SYW5nZURlc2NyaXB0b3ISEgoKbG9ja2VkX2tleRgNIAEoDBIVCg1sb2NrZWRfaW50ZW50GA4gASgMEg4KBnR4bl9pZBgPIAEoCSIzCgpSYW5nZVN0YXRzEhEKCWxpdmVfa2V5cxgBIAEoBBISCgpsaXZlX2J5dGVzGAIgASgEIoUDChFSYW5nZUFwcGxpZWRTdGF0ZRIVCg1hcHBsaWVkX2luZGV4GAEgASgEEhQKDGFwcGxpZWRfdGVybRgCIAEoBBIUCgxsYXN0X3ZlcnNpb24YAyABKAQSGQoRdHNvX2hpZ2hfd2F0ZXJfbXMYBCABKAQSFAoMbmV4dF9ub2RlX2lkGAUgASgEEi8KCmRlc2NyaXB0b3IYBiABKAsyGy5yYW5nZWRiLnYxLlJhbmdlRGVzY3JpcHRvchIVCg1uZXh0X3JhbmdlX2lkGAcgASgEEiUKBXN0YXRzGAggASgLMhYucmFuZ2VkYi52MS5SYW5nZVN0YXRzEhwKFGZyb3plbl9pbnRvX3JhbmdlX2lkGAkgASgEEhQKDGludGVudF9jb3VudBgNIAEoBBIcChRkZWR1cGVfc3dlZXBfdmVyc2lvbhgKIAEoBBIbChNkZWR1cGVfc3dlZXBfY3Vyc29yGAsgASgMEh4KFmxhc3Rfc3Vic3VtZWRfcmFuZ2VfaWQYDCABKAQiMwoJVHhuUmVjb3JkEg4KBnN0YXR1cxgBIAEoCRIWCg5jb21taXRfdmVyc2lvbhgCIAEoBCIuCg5SYW5nZVRvbWJzdG9uZRIcChRtZXJnZWRfaW50b19yYW5nZV9pZBgBIAEoBCJKCgxEZWR1cGVSZWNvcmQSKQoGcmVzdWx0GAEgASgLMhkucmFuZ2VkYi52MS5Db21tYW5kUmVzdWx0Eg8KB3ZlcnNpb24YAiABKARiBnByb3RvMw");
 
 /**
  * A write of one command.
@@ -289,6 +289,42 @@ export type RaftCommand = Message<"rangedb.v1.RaftCommand"> & {
      */
     value: RaftCommand_UpdateMeta;
     case: "updateMeta";
+  } | {
+    /**
+     * @generated from field: rangedb.v1.RaftCommand.PrepareBatch prepare_batch = 23;
+     */
+    value: RaftCommand_PrepareBatch;
+    case: "prepareBatch";
+  } | {
+    /**
+     * @generated from field: rangedb.v1.RaftCommand.CommitBatch commit_batch = 24;
+     */
+    value: RaftCommand_CommitBatch;
+    case: "commitBatch";
+  } | {
+    /**
+     * @generated from field: rangedb.v1.RaftCommand.AbortBatch abort_batch = 25;
+     */
+    value: RaftCommand_AbortBatch;
+    case: "abortBatch";
+  } | {
+    /**
+     * @generated from field: rangedb.v1.RaftCommand.ResolveIntents resolve_intents = 26;
+     */
+    value: RaftCommand_ResolveIntents;
+    case: "resolveIntents";
+  } | {
+    /**
+     * @generated from field: rangedb.v1.RaftCommand.ForgetBatch forget_batch = 27;
+     */
+    value: RaftCommand_ForgetBatch;
+    case: "forgetBatch";
+  } | {
+    /**
+     * @generated from field: rangedb.v1.RaftCommand.CheckBatch check_batch = 28;
+     */
+    value: RaftCommand_CheckBatch;
+    case: "checkBatch";
   } | { case: undefined; value?: undefined };
 };
 
@@ -619,6 +655,175 @@ export const RaftCommand_UpdateMetaSchema: GenMessage<RaftCommand_UpdateMeta> = 
   messageDesc(file_rangedb_v1_command, 4, 12);
 
 /**
+ * Cross-range batches: a two-phase commit (docs/design/0009); transactions reuse it.
+ * Writes an intent on every op's key (all inside this range); refused with TXN_CONFLICT when a
+ * key holds another batch's intent; nothing is written then.
+ *
+ * @generated from message rangedb.v1.RaftCommand.PrepareBatch
+ */
+export type RaftCommand_PrepareBatch = Message<"rangedb.v1.RaftCommand.PrepareBatch"> & {
+  /**
+   * @generated from field: string txn_id = 1;
+   */
+  txnId: string;
+
+  /**
+   * @generated from field: bytes primary_key = 2;
+   */
+  primaryKey: Uint8Array;
+
+  /**
+   * @generated from field: repeated rangedb.v1.WriteOp ops = 3;
+   */
+  ops: WriteOp[];
+
+  /**
+   * Wall ms after which a reader that meets an intent may resolve it through the primary.
+   *
+   * @generated from field: uint64 expires_at_ms = 4;
+   */
+  expiresAtMs: bigint;
+};
+
+/**
+ * Describes the message rangedb.v1.RaftCommand.PrepareBatch.
+ * Use `create(RaftCommand_PrepareBatchSchema)` to create a new message.
+ */
+export const RaftCommand_PrepareBatchSchema: GenMessage<RaftCommand_PrepareBatch> = /*@__PURE__*/
+  messageDesc(file_rangedb_v1_command, 4, 13);
+
+/**
+ * On the primary key's range: the decision. Writes the committed record unless the batch was
+ * aborted (then refused with TXN_CONFLICT). CommandResult.version is the commit version. Carries
+ * the client's request id (RaftCommand.request_id), stored as the request's dedupe record.
+ *
+ * @generated from message rangedb.v1.RaftCommand.CommitBatch
+ */
+export type RaftCommand_CommitBatch = Message<"rangedb.v1.RaftCommand.CommitBatch"> & {
+  /**
+   * @generated from field: string txn_id = 1;
+   */
+  txnId: string;
+
+  /**
+   * @generated from field: bytes primary_key = 2;
+   */
+  primaryKey: Uint8Array;
+};
+
+/**
+ * Describes the message rangedb.v1.RaftCommand.CommitBatch.
+ * Use `create(RaftCommand_CommitBatchSchema)` to create a new message.
+ */
+export const RaftCommand_CommitBatchSchema: GenMessage<RaftCommand_CommitBatch> = /*@__PURE__*/
+  messageDesc(file_rangedb_v1_command, 4, 14);
+
+/**
+ * On the primary key's range: writes the aborted record unless the batch committed.
+ * CommandResult.succeeded: aborted (now or before); false with version set: it had committed.
+ *
+ * @generated from message rangedb.v1.RaftCommand.AbortBatch
+ */
+export type RaftCommand_AbortBatch = Message<"rangedb.v1.RaftCommand.AbortBatch"> & {
+  /**
+   * @generated from field: string txn_id = 1;
+   */
+  txnId: string;
+
+  /**
+   * @generated from field: bytes primary_key = 2;
+   */
+  primaryKey: Uint8Array;
+};
+
+/**
+ * Describes the message rangedb.v1.RaftCommand.AbortBatch.
+ * Use `create(RaftCommand_AbortBatchSchema)` to create a new message.
+ */
+export const RaftCommand_AbortBatchSchema: GenMessage<RaftCommand_AbortBatch> = /*@__PURE__*/
+  messageDesc(file_rangedb_v1_command, 4, 15);
+
+/**
+ * Turns the batch's intents on `keys` into versions (commit, at max(commit_version, the range's
+ * last version + 1)) or removes them (abort). Keys without an intent of this batch are skipped.
+ *
+ * @generated from message rangedb.v1.RaftCommand.ResolveIntents
+ */
+export type RaftCommand_ResolveIntents = Message<"rangedb.v1.RaftCommand.ResolveIntents"> & {
+  /**
+   * @generated from field: string txn_id = 1;
+   */
+  txnId: string;
+
+  /**
+   * @generated from field: repeated bytes keys = 2;
+   */
+  keys: Uint8Array[];
+
+  /**
+   * @generated from field: bool commit = 3;
+   */
+  commit: boolean;
+
+  /**
+   * @generated from field: uint64 commit_version = 4;
+   */
+  commitVersion: bigint;
+};
+
+/**
+ * Describes the message rangedb.v1.RaftCommand.ResolveIntents.
+ * Use `create(RaftCommand_ResolveIntentsSchema)` to create a new message.
+ */
+export const RaftCommand_ResolveIntentsSchema: GenMessage<RaftCommand_ResolveIntents> = /*@__PURE__*/
+  messageDesc(file_rangedb_v1_command, 4, 16);
+
+/**
+ * On the primary key's range, with the client's request id in RaftCommand.request_id: looks the
+ * request's dedupe record up (CommandResult as stored by its CommitBatch) and writes nothing;
+ * `succeeded` false when there is none.
+ *
+ * @generated from message rangedb.v1.RaftCommand.CheckBatch
+ */
+export type RaftCommand_CheckBatch = Message<"rangedb.v1.RaftCommand.CheckBatch"> & {
+  /**
+   * @generated from field: bytes primary_key = 1;
+   */
+  primaryKey: Uint8Array;
+};
+
+/**
+ * Describes the message rangedb.v1.RaftCommand.CheckBatch.
+ * Use `create(RaftCommand_CheckBatchSchema)` to create a new message.
+ */
+export const RaftCommand_CheckBatchSchema: GenMessage<RaftCommand_CheckBatch> = /*@__PURE__*/
+  messageDesc(file_rangedb_v1_command, 4, 17);
+
+/**
+ * On the primary key's range, once every intent is resolved: deletes the decision record.
+ *
+ * @generated from message rangedb.v1.RaftCommand.ForgetBatch
+ */
+export type RaftCommand_ForgetBatch = Message<"rangedb.v1.RaftCommand.ForgetBatch"> & {
+  /**
+   * @generated from field: string txn_id = 1;
+   */
+  txnId: string;
+
+  /**
+   * @generated from field: bytes primary_key = 2;
+   */
+  primaryKey: Uint8Array;
+};
+
+/**
+ * Describes the message rangedb.v1.RaftCommand.ForgetBatch.
+ * Use `create(RaftCommand_ForgetBatchSchema)` to create a new message.
+ */
+export const RaftCommand_ForgetBatchSchema: GenMessage<RaftCommand_ForgetBatch> = /*@__PURE__*/
+  messageDesc(file_rangedb_v1_command, 4, 18);
+
+/**
  * The answer of an applied command, kept for its request_id and returned to the proposer.
  *
  * @generated from message rangedb.v1.CommandResult
@@ -697,6 +902,26 @@ export type CommandResult = Message<"rangedb.v1.CommandResult"> & {
    * @generated from field: repeated rangedb.v1.RangeDescriptor descriptors = 12;
    */
   descriptors: RangeDescriptor[];
+
+  /**
+   * LOCKED: the key and the intent (mvcc intent encoding) that refused the command.
+   *
+   * @generated from field: bytes locked_key = 13;
+   */
+  lockedKey: Uint8Array;
+
+  /**
+   * @generated from field: bytes locked_intent = 14;
+   */
+  lockedIntent: Uint8Array;
+
+  /**
+   * CommitBatch: the batch (txn id) whose decision this is (a retried request's CommitBatch answers
+   * with the first attempt's stored result).
+   *
+   * @generated from field: string txn_id = 15;
+   */
+  txnId: string;
 };
 
 /**
@@ -795,6 +1020,13 @@ export type RangeAppliedState = Message<"rangedb.v1.RangeAppliedState"> & {
   frozenIntoRangeId: bigint;
 
   /**
+   * Intents (locks) in the range's span: writes check for one only when this is not 0.
+   *
+   * @generated from field: uint64 intent_count = 13;
+   */
+  intentCount: bigint;
+
+  /**
    * The dedupe sweep: the next commit version at which a sweep starts, and where the running one
    * continues (a key of the dedupe keyspace; empty: not running).
    *
@@ -824,6 +1056,31 @@ export const RangeAppliedStateSchema: GenMessage<RangeAppliedState> = /*@__PURE_
   messageDesc(file_rangedb_v1_command, 7);
 
 /**
+ * The decision of a cross-range batch, in the txn keyspace under the encoded primary key and the
+ * txn id: "committed" (with the commit version) or "aborted".
+ *
+ * @generated from message rangedb.v1.TxnRecord
+ */
+export type TxnRecord = Message<"rangedb.v1.TxnRecord"> & {
+  /**
+   * @generated from field: string status = 1;
+   */
+  status: string;
+
+  /**
+   * @generated from field: uint64 commit_version = 2;
+   */
+  commitVersion: bigint;
+};
+
+/**
+ * Describes the message rangedb.v1.TxnRecord.
+ * Use `create(TxnRecordSchema)` to create a new message.
+ */
+export const TxnRecordSchema: GenMessage<TxnRecord> = /*@__PURE__*/
+  messageDesc(file_rangedb_v1_command, 8);
+
+/**
  * What stays of a range merged away on a node: late messages for it are dropped.
  *
  * @generated from message rangedb.v1.RangeTombstone
@@ -840,7 +1097,7 @@ export type RangeTombstone = Message<"rangedb.v1.RangeTombstone"> & {
  * Use `create(RangeTombstoneSchema)` to create a new message.
  */
 export const RangeTombstoneSchema: GenMessage<RangeTombstone> = /*@__PURE__*/
-  messageDesc(file_rangedb_v1_command, 8);
+  messageDesc(file_rangedb_v1_command, 9);
 
 /**
  * A stored request_id result, for idempotent retries. Kept in the dedupe keyspace under the
@@ -867,5 +1124,5 @@ export type DedupeRecord = Message<"rangedb.v1.DedupeRecord"> & {
  * Use `create(DedupeRecordSchema)` to create a new message.
  */
 export const DedupeRecordSchema: GenMessage<DedupeRecord> = /*@__PURE__*/
-  messageDesc(file_rangedb_v1_command, 9);
+  messageDesc(file_rangedb_v1_command, 10);
 

@@ -1,0 +1,62 @@
+/**
+ * {@linkcode MetaSync}: keeps range 1's meta copy (`_/partitions/…`) in step with the descriptors
+ * of the ranges this node leads. A range's leader proposes `UpdateMeta` whenever its descriptor's
+ * generation is not the one it last synced or finds in the local meta copy: after a split, a
+ * merge, a membership change, and once after winning leadership. `UpdateMeta` only replaces older
+ * generations, so repeats and races are harmless (docs/design/0009).
+ *
+ * @module
+ */
+
+import type { RangeDescriptor } from "./command.ts";
+import type { RangeQueueDeps } from "./range_queue_deps.ts";
+import { descriptorOfInfo } from "./range_split.ts";
+
+/** Descriptors per UpdateMeta command. */
+const BATCH = 100;
+const SYNC_TIMEOUT_MS = 10_000;
+
+/** The meta-sync duty of one store. */
+export class MetaSync {
+  readonly #deps: RangeQueueDeps;
+  /** Range id → generation last written (or found) in the meta copy. */
+  readonly #synced = new Map<number, number>();
+  #running = false;
+
+  /** @param deps the store's view */
+  constructor(deps: RangeQueueDeps) {
+    this.#deps = deps;
+  }
+
+  /** Forgets what was synced (e.g. after a restart of range 1's data); for tests. */
+  reset(): void {
+    this.#synced.clear();
+  }
+
+  /** Proposes one UpdateMeta for stale descriptors, if any; call about twice a second. */
+  check(): void {
+    if (this.#running) return;
+    const deps = this.#deps;
+    const stale: RangeDescriptor[] = [];
+    const seen = new Set<number>();
+    for (const r of deps.leaders()) {
+      seen.add(r.rangeId);
+      if (this.#synced.get(r.rangeId) === r.generation) continue;
+      if (deps.metaGeneration(r.rangeId) === r.generation) {
+        this.#synced.set(r.rangeId, r.generation);
+        continue;
+      }
+      if (stale.length < BATCH) stale.push(descriptorOfInfo(r));
+    }
+    // A range led elsewhere now is synced by its new leader; forget it here.
+    for (const id of this.#synced.keys()) if (!seen.has(id)) this.#synced.delete(id);
+    if (stale.length === 0) return;
+    this.#running = true;
+    deps.commands.updateMeta(stale, [], deps.clock.now() + SYNC_TIMEOUT_MS).then(
+      () => {
+        for (const d of stale) this.#synced.set(Number(d.rangeId), Number(d.generation));
+      },
+      (err) => deps.logger.debug("meta sync failed", { ranges: stale.length, error: String(err) }),
+    ).finally(() => this.#running = false);
+  }
+}
