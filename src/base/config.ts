@@ -233,6 +233,14 @@ export const SETTINGS = {
     min: 1000,
     description: "A range with more live keys than this is split at its middle.",
   },
+  range_merge_delay: {
+    scope: "cluster",
+    type: "duration",
+    default: 5 * MINUTE,
+    min: 0,
+    description: "How long a range must exist before it may be merged into its neighbour; both " +
+      "must also have been cold (under a tenth of range_split_qps) for a fifth of it.",
+  },
   range_split_qps: {
     scope: "cluster",
     type: "number",

@@ -14,6 +14,7 @@
  * @module
  */
 
+import { countIntents } from "./apply_txn.ts";
 import { ErrorCode, RangeDbError } from "../base/errors.ts";
 import { compareBytes } from "../base/key_encoding.ts";
 import {
@@ -120,7 +121,10 @@ export function applyMerge(a: CommandApply, body: Body<"merge">): CommandResult 
     );
   }
   d.start = sub.start.slice();
-  d.generation++;
+  // Above every generation either side had: the meta copy tells a stale record of the subsumed
+  // range from the range that now covers its span by generation alone.
+  d.generation = (sub.generation > d.generation ? sub.generation : d.generation) + 1n;
+  a.st.intentCount = BigInt(countIntents(a.ctx, d.start, d.end));
   if (body.subsumedLastVersion > a.st.lastVersion) a.st.lastVersion = body.subsumedLastVersion;
   const mine = a.st.stats ?? newStats(0n, 0n);
   const theirs = body.subsumedStats ?? newStats(0n, 0n);

@@ -78,7 +78,11 @@ export function metaWrites(
   timestamp: Timestamp,
 ): MvccWrite[] {
   const id = Number(d.rangeId);
-  const stored = storedDescriptor(ctx, systemKeys.partition(id));
+  const newest = ctx.mvcc.newest(systemKeys.partition(id));
+  // A tombstone: the range was merged away (ids are never reused); a late update of it must not
+  // bring it back.
+  if (newest !== undefined && newest.value === undefined) return [];
+  const stored = newest === undefined ? undefined : decodeDescriptor(newest.value!);
   if (stored !== undefined && stored.generation >= d.generation) return [];
   const value = encodeDescriptor(d);
   const writes: MvccWrite[] = [
@@ -104,11 +108,11 @@ function removalWrites(
   const id = Number(r.rangeId);
   const stored = storedDescriptor(ctx, systemKeys.partition(id));
   if (stored !== undefined && stored.generation > r.generation) return [];
-  const writes: MvccWrite[] = [];
-  if (stored !== undefined) {
-    writes.push({ type: "delete", key: systemKeys.partition(id), timestamp });
-    writes.push({ type: "delete", key: systemKeys.raftGroup(id), timestamp });
-  }
+  // Always a tombstone, even for a record never written: it keeps a late update out.
+  const writes: MvccWrite[] = [
+    { type: "delete", key: systemKeys.partition(id), timestamp },
+    { type: "delete", key: systemKeys.raftGroup(id), timestamp },
+  ];
   const ends = stored === undefined || compareBytes(stored.end, r.end) === 0
     ? [r.end]
     : [stored.end, r.end];

@@ -9,6 +9,7 @@
  * @module
  */
 
+import { countIntents } from "./apply_txn.ts";
 import { ErrorCode } from "../base/errors.ts";
 import { compareBytes } from "../base/key_encoding.ts";
 import {
@@ -87,6 +88,8 @@ export function applySplit(a: CommandApply, split: Body<"split">): CommandResult
     parentStats.liveKeys - leftStats.liveKeys,
     parentStats.liveBytes - leftStats.liveBytes,
   );
+  const leftIntents = BigInt(countIntents(a.ctx, left.start, left.end));
+  a.st.intentCount = BigInt(countIntents(a.ctx, d.start, d.end));
   a.ctx.ranges.created({
     parentRangeId: a.rangeId,
     applied: newAppliedState({
@@ -96,6 +99,7 @@ export function applySplit(a: CommandApply, split: Body<"split">): CommandResult
       lastVersion: a.version > a.st.lastVersion ? a.version : a.st.lastVersion,
       descriptor: left,
       stats: leftStats,
+      intentCount: leftIntents,
       dedupeSweepVersion: a.st.dedupeSweepVersion,
     }),
   });

@@ -27,7 +27,7 @@ import {
   type RaftCommand,
   type RangeAppliedState,
 } from "./command.ts";
-import type { ApplyContext } from "./replica_apply.ts";
+import type { ApplyContext } from "./apply_context.ts";
 import { timestampOf } from "./version.ts";
 
 type Body<K extends string> = Extract<RaftCommand["body"], { case: K }>["value"];
@@ -148,7 +148,11 @@ export function applyPrepare(
   return newResult({ succeeded: true });
 }
 
-/** CommitBatch on the primary's range: the committed record, unless aborted first. */
+/**
+ * CommitBatch on the primary's range: the committed record, unless aborted first.
+ * `lastVersion` carries the commit version (a retried request's answer, from its dedupe record,
+ * carries the first attempt's).
+ */
 export function applyCommitBatch(
   body: Body<"commitBatch">,
   version: bigint,
@@ -163,10 +167,10 @@ export function applyCommitBatch(
     });
   }
   if (existing?.status === "committed") {
-    return newResult({ succeeded: true, version: existing.commitVersion, txnId: body.txnId });
+    return newResult({ succeeded: true, lastVersion: existing.commitVersion, txnId: body.txnId });
   }
   putRecord(ctx, key, create(TxnRecordSchema, { status: "committed", commitVersion: version }));
-  return newResult({ succeeded: true, version, txnId: body.txnId });
+  return newResult({ succeeded: true, lastVersion: version, txnId: body.txnId });
 }
 
 /**
@@ -235,4 +239,19 @@ export function allInSpan(
     if (end.length > 0 && compareBytes(k, end) >= 0) return false;
   }
   return true;
+}
+
+/**
+ * The intents in `[start, end)` (end empty: unbounded) as of this entry: the engine's, with this
+ * batch's own writes and removals. Splits and merges recount their ranges' intents with it.
+ */
+export function countIntents(ctx: ApplyContext, start: Uint8Array, end: Uint8Array): number {
+  const o = overlay(ctx).locks;
+  let n = 0;
+  const scan = end.length === 0 ? { start } : { start, end };
+  for (const { key } of ctx.engine.scan("locks", scan)) if (!o.has(hex(key))) n++;
+  for (const intent of o.values()) {
+    if (intent !== undefined && allInSpan([intent.key], start, end)) n++;
+  }
+  return n;
 }

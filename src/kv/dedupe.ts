@@ -90,6 +90,10 @@ export function dedupeKeyOf(
     case "merge":
       first = body.value.subsumed?.start ?? d.start;
       break;
+    case "commitBatch":
+    case "checkBatch":
+      first = body.value.primaryKey;
+      break;
     default:
       first = d.start;
   }

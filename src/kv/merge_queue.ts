@@ -1,9 +1,9 @@
 /**
  * {@linkcode MergeQueue}: merges small, cold ranges this node leads into their right-hand
  * neighbours, with hysteresis so that split and merge never flap (docs/design/0009): both ranges
- * under `range_min_bytes`, together under half of `range_max_bytes`, both under a tenth of the
- * load-split rate for 60 s, and the range known here for at least 5 minutes (so not fresh from a
- * split). It also ends freezes whose coordinator vanished: a range this node leads that stayed
+ * under `range_min_bytes`, together under half of `range_max_bytes`, the range known here for
+ * `range_merge_delay` (default 5 minutes, so not fresh from a split) and both under a tenth of the
+ * load-split rate for a fifth of that. It also ends freezes whose coordinator vanished: a range this node leads that stayed
  * frozen for 10 s without a local coordinator gets its merge aborted.
  *
  * @module
@@ -11,12 +11,9 @@
 
 import type { RangeInfo } from "./kv_store.ts";
 import { abortMerge, mergeRange } from "./range_merge.ts";
+import { inSystemKeyspace } from "./range_split.ts";
 import type { RangeQueueDeps, SplitSettings } from "./range_queue_deps.ts";
 
-/** How long both ranges must stay cold. */
-export const MERGE_COLD_MS = 60_000;
-/** How long a range must be known here before it may be merged. */
-export const MERGE_MIN_AGE_MS = 5 * 60_000;
 /** How long a freeze may last before the frozen range's leader aborts it. */
 export const FROZEN_ABORT_MS = 10_000;
 const MERGE_TIMEOUT_MS = 30_000;
@@ -54,7 +51,7 @@ export class MergeQueue {
     const now = deps.clock.now();
     const s = deps.settings();
     const seen = new Set<number>();
-    let chosen: RangeInfo | undefined;
+    const candidates: RangeInfo[] = [];
     for (const n of deps.leaders()) {
       seen.add(n.rangeId);
       if (!this.#firstSeen.has(n.rangeId)) this.#firstSeen.set(n.rangeId, now);
@@ -66,23 +63,30 @@ export class MergeQueue {
         continue;
       }
       this.#frozenSince.delete(n.rangeId);
-      if (chosen === undefined && this.#eligible(n, now)) chosen = n;
+      if (this.#eligible(n, now, s.mergeDelayMs)) candidates.push(n);
     }
     for (const map of [this.#firstSeen, this.#coldSince, this.#frozenSince]) {
       for (const id of map.keys()) if (!seen.has(id)) map.delete(id);
     }
-    if (chosen === undefined || this.#running || deps.migrations.busy("merge")) return;
-    const r = this.#neighbour(chosen);
-    if (r === undefined || !mergeWanted(chosen, r, s) || !isCold(r, s)) return;
-    this.#run(chosen);
+    if (this.#running || deps.migrations.busy("merge")) return;
+    for (const n of candidates) {
+      const r = this.#neighbour(n);
+      if (r === undefined || r.frozenIntoRangeId !== 0 || deps.migrations.involves(r.rangeId)) {
+        continue;
+      }
+      if (!mergeWanted(n, r, s) || !isCold(r, s)) continue;
+      this.#run(n);
+      return;
+    }
   }
 
-  #eligible(n: RangeInfo, now: number): boolean {
-    if (n.rangeId === 1 || n.end.length === 0) return false;
+  #eligible(n: RangeInfo, now: number, delayMs: number): boolean {
+    // Range 1 is never absorbed, and nothing merges across the start of the system keyspace.
+    if (n.rangeId === 1 || n.end.length === 0 || inSystemKeyspace(n.end)) return false;
     if (this.#deps.migrations.involves(n.rangeId)) return false;
     const first = this.#firstSeen.get(n.rangeId) ?? now;
     const cold = this.#coldSince.get(n.rangeId);
-    return now - first >= MERGE_MIN_AGE_MS && cold !== undefined && now - cold >= MERGE_COLD_MS;
+    return now - first >= delayMs && cold !== undefined && now - cold >= delayMs / 5;
   }
 
   #neighbour(n: RangeInfo): RangeInfo | undefined {

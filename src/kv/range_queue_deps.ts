@@ -16,6 +16,8 @@ export interface SplitSettings {
   maxKeys: number;
   /** 0 disables load splits. */
   splitQps: number;
+  /** How long a range must exist before a merge; both must be cold for a fifth of it. */
+  mergeDelayMs: number;
 }
 
 /** What the duties need from the store. */

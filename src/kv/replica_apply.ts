@@ -52,6 +52,16 @@ import { FIRST_RANGE_ID } from "./bootstrap.ts";
 import { timestampOf } from "./version.ts";
 
 export type { ApplyContext } from "./apply_context.ts";
+import {
+  applyAbortBatch,
+  applyCheckBatch,
+  applyCommitBatch,
+  applyForget,
+  applyPrepare,
+  applyResolve,
+  firstLocked,
+  lockedResult,
+} from "./apply_txn.ts";
 export { DEDUPE_RETENTION_MS } from "./dedupe.ts";
 
 /** The outcome of applying entries. */
@@ -189,12 +199,37 @@ function movedRefusal(
     return frozenResult(rangeId, st.frozenIntoRangeId);
   }
   const d = st.descriptor;
-  if (body.case === "write") {
-    for (const op of body.value.ops) if (!inSpan(d, op.key)) return outsideResult(rangeId, op.key);
-  } else if (body.case === "compareAndSwap") {
-    if (!inSpan(d, body.value.key)) return outsideResult(rangeId, body.value.key);
-  }
+  for (const key of keysOf(cmd)) if (!inSpan(d, key)) return outsideResult(rangeId, key);
   return undefined;
+}
+
+/** The keys a command reads or writes, which must all lie in the range. */
+function keysOf(cmd: RaftCommand): Uint8Array[] {
+  const body = cmd.body;
+  switch (body.case) {
+    case "write":
+    case "prepareBatch":
+      return body.value.ops.map((op) => op.key);
+    case "compareAndSwap":
+      return [body.value.key];
+    case "resolveIntents":
+      return body.value.keys;
+    case "commitBatch":
+    case "abortBatch":
+    case "forgetBatch":
+    case "checkBatch":
+      return [body.value.primaryKey];
+    default:
+      return [];
+  }
+}
+
+/** A write or compare-and-swap refused as its key holds a batch's intent (nothing written). */
+function lockedRefusal(st: RangeAppliedState, cmd: RaftCommand, ctx: ApplyContext) {
+  const body = cmd.body;
+  if (body.case !== "write" && body.case !== "compareAndSwap") return undefined;
+  const locked = firstLocked(st, ctx, keysOf(cmd));
+  return locked === undefined ? undefined : lockedResult(locked.key, locked.intent);
 }
 
 function applyCommand(
@@ -215,7 +250,7 @@ function applyCommand(
   const prev = st.lastVersion;
   const version = cmd.timestamp > prev ? cmd.timestamp : prev + 1n;
   const a: CommandApply = { rangeId, st, index, version, ctx, out };
-  const result = evaluate(a, cmd);
+  const result = lockedRefusal(st, cmd, ctx) ?? evaluate(a, cmd);
   const kv = cmd.body.case === "write" || cmd.body.case === "compareAndSwap";
   if (kv && result.errorCode !== ErrorCode.RANGE_MOVED) out.appliedCommands++;
   if (result.errorCode === "") {
@@ -223,9 +258,11 @@ function applyCommand(
     result.version = version;
   }
   // A refusal for a key outside the range writes no record: the store re-routes the command
-  // to the range now holding the key, where it must apply.
+  // to the range now holding the key, where it must apply; nor does a refusal for an intent (it
+  // applies once the intent is resolved), nor a CheckBatch (a lookup only).
   if (
     dedupeKey !== undefined && result.errorCode !== ErrorCode.RANGE_MOVED &&
+    result.errorCode !== ErrorCode.LOCKED && cmd.body.case !== "checkBatch" &&
     inDedupeSpan(st.descriptor!, dedupeKey)
   ) {
     writeDedupe(ctx, dedupeKey, result, version);
@@ -263,6 +300,18 @@ function evaluate(a: CommandApply, cmd: RaftCommand): CommandResult {
       return applyAbortMerge(a, body.value);
     case "unfreeze":
       return applyUnfreeze(a, body.value);
+    case "prepareBatch":
+      return applyPrepare(a.st, body.value, a.version, a.ctx);
+    case "commitBatch":
+      return applyCommitBatch(body.value, a.version, a.ctx);
+    case "abortBatch":
+      return applyAbortBatch(body.value, a.ctx);
+    case "resolveIntents":
+      return applyResolve(a.st, body.value, a.version, a.ctx);
+    case "forgetBatch":
+      return applyForget(body.value, a.ctx);
+    case "checkBatch":
+      return applyCheckBatch();
     default:
       return newResult({ succeeded: true });
   }

@@ -50,6 +50,7 @@ import { StoreMembership } from "./store_membership.ts";
 import { StoreRanges } from "./store_ranges.ts";
 import { StoreReads } from "./store_reads.ts";
 import { StoreWrites } from "./store_writes.ts";
+import { StoreCoordination } from "./store_coordination.ts";
 import { StoreMeta } from "./store_meta.ts";
 import type { ClusterRouter } from "./cluster_router.ts";
 import type {
@@ -100,6 +101,11 @@ export interface StoreOptions {
    * server passes the gRPC one, tests an in-process one.
    */
   router?: ClusterRouter;
+  /**
+   * Whether the automatic split and merge queues run (the bootstrap split at `_/` included).
+   * @default true
+   */
+  rangeQueues?: boolean;
 }
 
 /** The default deadline of a call. */
@@ -121,6 +127,7 @@ export class Store implements KvStore, TransportHandler {
   readonly reads: StoreReads;
   readonly writes: StoreWrites;
   readonly meta: StoreMeta;
+  readonly coordination: StoreCoordination;
   readonly tickIntervalMs: number;
   readonly electionTick: number;
   readonly #replicaDeps: ReplicaDeps;
@@ -164,6 +171,7 @@ export class Store implements KvStore, TransportHandler {
         // Writes wait for the oracle before they have a proposal to expire with their replica.
         this.tso.expire(this.clock.now());
         this.membership.onTick();
+        this.coordination.onTick();
       },
       afterTurn: () => this.#afterTurn(),
       lifecycle: this.rangeSet,
@@ -187,6 +195,10 @@ export class Store implements KvStore, TransportHandler {
     this.reads = new StoreReads(this);
     this.writes = new StoreWrites(this);
     this.meta = new StoreMeta(this);
+    this.coordination = new StoreCoordination(this, {
+      router: options.router,
+      queues: options.rangeQueues,
+    });
   }
 
   /**
@@ -431,25 +443,26 @@ export class Store implements KvStore, TransportHandler {
     return this.meta.waitApplied(rangeId, index, options);
   }
 
-  // ---- Ranges: TEMPORARY placeholders of the issue-7 contract (docs/design/0009), replaced by
-  // the lead's coordinators before this branch merges. ----
+  // ---- Splits and merges (store_coordination.ts) ----
 
   splitRange(
-    _key: Uint8Array,
-    _options?: CallOptions & { dryRun?: boolean },
+    key: Uint8Array,
+    options?: CallOptions & { dryRun?: boolean },
   ): Promise<SplitOutcome> {
-    return Promise.reject(notYet());
+    this.checkRunning();
+    return this.coordination.splitRange(key, options);
   }
 
   mergeRange(
-    _rangeId: number,
-    _options?: CallOptions & { dryRun?: boolean },
+    rangeId: number,
+    options?: CallOptions & { dryRun?: boolean },
   ): Promise<MergeOutcome> {
-    return Promise.reject(notYet());
+    this.checkRunning();
+    return this.coordination.mergeRange(rangeId, options);
   }
 
   migrations(): MigrationInfo[] {
-    return [];
+    return this.coordination.migrationList();
   }
 
   transferLeadershipAway(timeoutMs: number): Promise<void> {
@@ -536,11 +549,4 @@ export class Store implements KvStore, TransportHandler {
     for (const r of this.replicas.values()) r.enqueueEvent(() => r.raw.reportUnreachable(nodeId));
     this.scheduler.wake();
   }
-}
-
-function notYet(): RangeDbError {
-  return new RangeDbError(
-    ErrorCode.UNAVAILABLE,
-    "Cannot serve the request as ranges are not built yet",
-  );
 }

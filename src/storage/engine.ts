@@ -12,7 +12,15 @@
  */
 
 /** The keyspaces of a RangeDB node (ARCHITECTURE §4). */
-export const KEYSPACES = ["data", "locks", "raft_log", "raft_state", "dedupe", "txn", "local"] as const;
+export const KEYSPACES = [
+  "data",
+  "locks",
+  "raft_log",
+  "raft_state",
+  "dedupe",
+  "txn",
+  "local",
+] as const;
 
 /** One named keyspace. */
 export type Keyspace = typeof KEYSPACES[number];

@@ -93,7 +93,7 @@ export async function commitBatch(
       0n,
       requestId,
     );
-    if (seen.succeeded) return { version: seen.version };
+    if (seen.succeeded) return { version: seen.lastVersion };
   }
   let lastError: unknown;
   for (let attempt = 0;; attempt++) {
@@ -156,9 +156,9 @@ async function attemptOnce(
     if (r.txnId !== txnId) {
       // Another attempt of the same request committed first: this one must not apply.
       await abortAttempt(deps, txnId, primaryKey, groups, deadline);
-      return { version: r.version };
+      return { version: r.lastVersion };
     }
-    version = r.version;
+    version = r.lastVersion;
   } catch (err) {
     if (isRangeDbError(err, ErrorCode.TXN_CONFLICT)) {
       // Aborted by a reader that found the intents expired.

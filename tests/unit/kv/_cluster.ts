@@ -184,6 +184,11 @@ export interface TestClusterOptions {
   electionTick?: number;
   /** Log truncation of every store. @default the store's */
   logTruncation?: { threshold: number; keep: number };
+  /**
+   * Whether the automatic split and merge queues run (with the bootstrap split at `_/`). Off by
+   * default: most tests lay out their ranges by hand. @default false
+   */
+  rangeQueues?: boolean;
 }
 
 /** A cluster of stores in one process. */
@@ -260,6 +265,7 @@ export class TestCluster {
       raft: { tickIntervalMs: 20, electionTick: this.options.electionTick ?? 25, heartbeatTick: 1 },
       logTruncation: this.options.logTruncation,
       router: this.router,
+      rangeQueues: this.options.rangeQueues ?? false,
     });
     this.stores.set(id, store);
     this.net.handlers.set(id, store);

@@ -72,11 +72,19 @@ Deno.test("applyUpdateMeta() replaces a record only by a higher generation and k
     assert.equal(stored(engine, systemKeys.partition(3)), undefined);
     assert.equal(stored(engine, systemKeys.raftGroup(3)), undefined);
     assert.deepEqual(byEnd(engine), ["_/ → 2@4", "<last> → 1@2"]);
+    // A late update of the merged range (the split's, delayed) does not bring it back.
+    await r1.apply([entry(6, T, update([desc(3, "", "/m", 3)]))]);
+    assert.equal(stored(engine, systemKeys.partition(3)), undefined);
+    assert.deepEqual(byEnd(engine), ["_/ → 2@4", "<last> → 1@2"]);
+    // Nor does one of a range removed before its record was ever written.
+    await r1.apply([entry(7, T, update([], [desc(9, "/x", "/y", 4)]))]);
+    await r1.apply([entry(8, T, update([desc(9, "/x", "/y", 4)]))]);
+    assert.equal(stored(engine, systemKeys.partition(9)), undefined);
     // A removal at a lower generation than the record keeps it.
-    await r1.apply([entry(6, T, update([], [desc(2, "", "_/", 3)]))]);
+    await r1.apply([entry(9, T, update([], [desc(2, "", "_/", 3)]))]);
     assert.equal(stored(engine, systemKeys.partition(2))?.generation, 4n);
     // A range whose end moves (merge of its right neighbour, here by hand) drops its old entry.
-    await r1.apply([entry(7, T, update([desc(2, "", "_/zz", 5)]))]);
+    await r1.apply([entry(10, T, update([desc(2, "", "_/zz", 5)]))]);
     assert.deepEqual(byEnd(engine), ["_/zz → 2@5", "<last> → 1@2"]);
   });
 });

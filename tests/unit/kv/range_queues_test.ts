@@ -6,7 +6,13 @@ import { infoOfDescriptor } from "../../../src/kv/range_split.ts";
 import { LOAD_SPLIT_SUSTAIN_MS, splitReason } from "../../../src/kv/split_queue.ts";
 
 const MIB = 1024 * 1024;
-const settings = { maxBytes: 64 * MIB, minBytes: 16 * MIB, maxKeys: 1_000_000, splitQps: 2500 };
+const settings = {
+  maxBytes: 64 * MIB,
+  minBytes: 16 * MIB,
+  maxKeys: 1_000_000,
+  splitQps: 2500,
+  mergeDelayMs: 300_000,
+};
 
 function range(stats: Partial<RangeInfo>): RangeInfo {
   const d = newDescriptor({
