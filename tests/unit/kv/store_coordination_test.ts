@@ -5,8 +5,6 @@ import { setClusterSetting } from "../../../src/kv/cluster_settings.ts";
 import type { Store } from "../../../src/kv/mod.ts";
 import { b, s, TestCluster, waitFor } from "./_cluster.ts";
 
-const SYSTEM = b("_/");
-
 /** The ranges as "[start, end)#id" in key order, from a store's listRanges (the meta copy). */
 async function layout(store: Store): Promise<string[]> {
   const ranges = await store.listRanges();
