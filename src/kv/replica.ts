@@ -18,6 +18,7 @@ import {
   type ConfChange,
   isRaftError,
   type Message,
+  MessageType,
   RawNode,
   ReadOnlyOption,
   type Ready,
@@ -40,6 +41,7 @@ import type { StoreMetrics } from "./metrics.ts";
 import { ReplicaRaftStorage } from "./raft_storage.ts";
 import { type ApplyContext, applyEntries } from "./replica_apply.ts";
 import { ReplicaReads } from "./replica_reads.ts";
+import { followerMayQuiesce } from "./replica_quiesce.ts";
 import { installSnapshot, type StagedSnapshot } from "./replica_snapshot.ts";
 
 /** Log entries kept behind the applied index when the log is truncated. */
@@ -57,8 +59,11 @@ export interface ReplicaDeps {
   electionTick: number;
   heartbeatTick: number;
   random: () => number;
-  /** Asks the scheduler for a turn. */
-  wake(): void;
+  /**
+   * Puts the replica in the scheduler's work set and asks for a turn; every enqueue does, since
+   * a turn looks only at the replicas in the work set.
+   */
+  markDirty(replica: Replica): void;
 }
 
 /** A caller waiting for its proposal to apply. */
@@ -107,9 +112,16 @@ export class Replica {
   readonly stagedSnapshots = new Map<string, StagedSnapshot>();
   /** Set by a turn that applied node records or a snapshot (the store refreshes its caches). */
   systemChanged = false;
+  /**
+   * The range is idle and gets no ticks (`replica_quiesce.ts`): set by the scheduler for a
+   * leader, by a quiesce heartbeat for a follower; cleared by anything else in the inbox.
+   */
+  quiesced = false;
 
   #seq: number;
   #inMessages: Message[] = [];
+  /** Parallel to `#inMessages`: whether each message is marked quiesce. */
+  #inQuiesce: boolean[] = [];
   #inProposals: QueuedProposal[] = [];
   #inTicks = 0;
   #inEvents: (() => void)[] = [];
@@ -147,7 +159,7 @@ export class Replica {
       logger: this.#log,
     });
     this.term = this.storage.hardState().term;
-    this.reads = new ReplicaReads(this, deps.nodeId, deps.wake);
+    this.reads = new ReplicaReads(this, deps.nodeId, () => deps.markDirty(this));
   }
 
   /** The range descriptor as of the applied index; undefined while uninitialized. */
@@ -179,19 +191,28 @@ export class Replica {
 
   // ---- Inbox: filled between turns, drained at the start of one. ----
 
-  /** Queues a message from a peer. */
-  enqueueMessage(m: Message): void {
+  /**
+   * Queues a message from a peer.
+   *
+   * @param m the message
+   * @param quiesce whether the sender marked it quiesce (a heartbeat or its response)
+   */
+  enqueueMessage(m: Message, quiesce = false): void {
     this.#inMessages.push(m);
+    this.#inQuiesce.push(quiesce);
+    this.#deps.markDirty(this);
   }
 
   /** Queues one tick. */
   enqueueTick(): void {
     this.#inTicks++;
+    this.#deps.markDirty(this);
   }
 
   /** Queues an action on the RawNode (transfer, snapshot report, unreachable). */
   enqueueEvent(fn: () => void): void {
     this.#inEvents.push(fn);
+    this.#deps.markDirty(this);
   }
 
   /**
@@ -209,7 +230,7 @@ export class Replica {
     const data = encodeCommand(cmd);
     return new Promise((resolve, reject) => {
       this.#inProposals.push({ seq, data, requireLeader, waiter: { resolve, reject, deadline } });
-      this.#deps.wake();
+      this.#deps.markDirty(this);
     });
   }
 
@@ -224,7 +245,7 @@ export class Replica {
         requireLeader: true,
         waiter: { resolve, reject, deadline },
       });
-      this.#deps.wake();
+      this.#deps.markDirty(this);
     });
   }
 
@@ -234,29 +255,51 @@ export class Replica {
       this.#inEvents.length > 0 || this.reads.hasQueued();
   }
 
-  /** Feeds everything queued to Raft (start of a turn). */
+  /** Whether proposals or reads wait here, queued or for their entry or index to apply. */
+  hasPendingWork(): boolean {
+    return this.#waiters.size > 0 || this.#inProposals.length > 0 || !this.reads.isIdle();
+  }
+
+  /**
+   * Feeds everything queued to Raft (start of a turn), and settles `quiesced`: a quiesce
+   * heartbeat that finds this replica caught up quiesces it; anything else wakes it.
+   */
   drainInbox(): void {
     const raw = this.raw;
+    let quiesced = this.quiesced;
+    if (this.#inTicks > 0) quiesced = false;
     for (; this.#inTicks > 0; this.#inTicks--) raw.tick();
     const msgs = this.#inMessages;
     if (msgs.length > 0) {
+      const marks = this.#inQuiesce;
       this.#inMessages = [];
-      for (const m of msgs) this.#step(m);
+      this.#inQuiesce = [];
+      for (let i = 0; i < msgs.length; i++) {
+        const m = msgs[i];
+        this.#step(m);
+        // A marked response (to this leader's quiesce heartbeat) leaves the state as it is.
+        if (!marks[i]) quiesced = false;
+        else if (m.type === MessageType.Heartbeat) quiesced = followerMayQuiesce(this, m);
+      }
     }
     const events = this.#inEvents;
     if (events.length > 0) {
+      quiesced = false;
       this.#inEvents = [];
       for (const fn of events) fn();
     }
     const props = this.#inProposals;
     if (props.length > 0) {
+      quiesced = false;
       this.#inProposals = [];
-      const leading = raw.status().softState.raftState === StateType.Leader;
+      const leading = raw.basicStatus().raftState === StateType.Leader;
       let proposed = 0;
       for (const p of props) if (this.#proposeNow(p, leading)) proposed++;
       if (proposed > 0) this.#deps.metrics.proposed(proposed);
     }
+    if (this.reads.hasQueued()) quiesced = false;
     this.reads.issue();
+    this.quiesced = quiesced;
   }
 
   #step(m: Message): void {

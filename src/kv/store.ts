@@ -43,6 +43,7 @@ import { raftStateKey, RaftStateKind, rangeIdOfKey } from "./keys.ts";
 import { NO_METRICS, type StoreMetrics } from "./metrics.ts";
 import { isPlanted } from "./planted_bugs.ts";
 import { RaftScheduler, storeStoppedError } from "./raft_scheduler.ts";
+import { ReplicaMap } from "./raft_work_set.ts";
 import { Replica, type ReplicaDeps, snapshotKey } from "./replica.ts";
 import { snapshotPairsInRange } from "./replica_snapshot.ts";
 import { StoreMembership } from "./store_membership.ts";
@@ -103,7 +104,7 @@ export class Store implements KvStore, TransportHandler {
   readonly engine: Engine;
   readonly clock: Clock;
   readonly logger: Logger;
-  readonly replicas = new Map<number, Replica>();
+  readonly replicas = new ReplicaMap();
   readonly tso: TimestampOracle;
   readonly scheduler: RaftScheduler;
   readonly membership: StoreMembership;
@@ -132,8 +133,9 @@ export class Store implements KvStore, TransportHandler {
       metrics,
       nodeId: this.nodeId,
       tickIntervalMs: this.tickIntervalMs,
+      electionTick: this.electionTick,
       maxSyncMs: options.maxSyncMs,
-      replicas: () => this.replicas.values(),
+      replicas: this.replicas,
       onTick: () => {
         // The oracle renews its reservation on ticks too: an idle single-node cluster has no
         // turns (no heartbeats), and its reservation would otherwise lapse for good.
@@ -142,7 +144,7 @@ export class Store implements KvStore, TransportHandler {
         this.tso.expire(this.clock.now());
         this.membership.onTick();
       },
-      afterTurn: () => this.#afterTurn(),
+      afterTurn: (turned) => this.#afterTurn(turned),
       onFatal: (err, inWrite) => this.#fatal(err, inWrite),
     });
     this.#replicaDeps = {
@@ -154,7 +156,7 @@ export class Store implements KvStore, TransportHandler {
       electionTick: this.electionTick,
       heartbeatTick: options.raft?.heartbeatTick ?? 1,
       random: options.random ?? Math.random,
-      wake: () => this.scheduler.wake(),
+      markDirty: (replica) => this.scheduler.markDirty(replica),
     };
     this.tso = new TimestampOracle(this.clock, (upTo) => this.#reserveTimestamps(upTo));
     this.membership = new StoreMembership(this);
@@ -215,9 +217,9 @@ export class Store implements KvStore, TransportHandler {
     });
   }
 
-  #afterTurn(): void {
+  #afterTurn(turned: readonly Replica[]): void {
     this.#updateTso();
-    for (const r of this.replicas.values()) {
+    for (const r of turned) {
       if (!r.systemChanged) continue;
       r.systemChanged = false;
       this.membership.invalidate();
@@ -526,7 +528,8 @@ export class Store implements KvStore, TransportHandler {
 
   receive(fromNodeId: number, messages: RangeMessage[]): void {
     if (this.#down()) return;
-    for (const { rangeId, message } of messages) {
+    this.scheduler.liveness.heard(fromNodeId);
+    for (const { rangeId, message, quiesce } of messages) {
       if (message.to !== this.nodeId) {
         this.logger.debug("dropped raft message for another node", {
           from: fromNodeId,
@@ -534,9 +537,8 @@ export class Store implements KvStore, TransportHandler {
         });
         continue;
       }
-      this.#replicaForMessage(rangeId)?.enqueueMessage(message);
+      this.#replicaForMessage(rangeId)?.enqueueMessage(message, quiesce === true);
     }
-    this.scheduler.wake();
   }
 
   receiveSnapshot(snapshot: IncomingSnapshot): Promise<boolean> {
@@ -572,8 +574,7 @@ export class Store implements KvStore, TransportHandler {
 
   reportUnreachable(nodeId: number): void {
     if (this.#down()) return;
-    for (const r of this.replicas.values()) r.enqueueEvent(() => r.raw.reportUnreachable(nodeId));
-    this.scheduler.wake();
+    this.scheduler.reportUnreachable(nodeId);
   }
 }
 

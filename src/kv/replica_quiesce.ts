@@ -1,0 +1,117 @@
+/**
+ * Quiescence of idle ranges (docs/design/0009, "Thousands of ranges per node"): when a range has
+ * nothing to do, its leader tells its followers so with one heartbeat marked `quiesce`, and
+ * both stop ticking. A quiesced range sends nothing and costs no CPU; node liveness
+ * (`node_liveness.ts`) stands in for its heartbeats.
+ *
+ * The rules, checked here and applied by the scheduler (`raft_scheduler.ts`) and the replica's
+ * inbox (`Replica.drainInbox`):
+ *
+ * - A **leader** quiesces (on a tick, instead of ticking) when it has applied its whole log
+ *   durably (applied = commit = last index), every follower's match is its last index with
+ *   nothing in flight (replicate state, no snapshot), no proposal or read waits here or in
+ *   Raft, no leader transfer runs, and every follower's node is live. It then sends each
+ *   follower a heartbeat marked `quiesce` with its term and commit.
+ * - A **follower** steps that heartbeat as a normal one, and quiesces when the sender is its
+ *   leader in the same term and its last index, its commit and the heartbeat's commit are equal,
+ *   with no proposal or read waiting. Its heartbeat response carries the mark too, so that it
+ *   does not wake the leader; a follower that does not quiesce answers unmarked, which wakes
+ *   the leader, whose ticks then bring it up to date.
+ * - Anything else wakes a quiesced replica: any other message, a proposal, a read, an event.
+ *   A quiesced follower also wakes when its leader's node stops being live, and campaigns once
+ *   its election timeout passes.
+ *
+ * Waking restarts ticks where they stopped: a woken follower grants votes only after an
+ * election timeout of ticks (CheckQuorum's lease), and a woken leader that lost its quorum steps
+ * down through CheckQuorum.
+ *
+ * @module
+ */
+
+import { type Message, MessageType, type RawNode, StateType } from "../raft/mod.ts";
+
+const EMPTY = new Uint8Array(0);
+
+/** What the quiescence checks read from a replica. */
+export interface QuiescingReplica {
+  readonly rangeId: number;
+  readonly raw: RawNode;
+  /** The durable applied index. */
+  readonly appliedIndex: number;
+  /** Whether proposals or reads wait here (queued, in Raft, or for their index to apply). */
+  hasPendingWork(): boolean;
+  /** Whether anything waits in the inbox. */
+  hasInbox(): boolean;
+}
+
+/**
+ * The quiesce heartbeats a leader sends instead of ticking, or undefined when it may not
+ * quiesce (see the module doc for the conditions).
+ *
+ * @param r the replica, which must not be in the middle of a turn (between `ready()` and
+ *   `advance()`)
+ * @param isLive whether a node was heard from within an election timeout
+ * @returns one heartbeat per follower (none for a single-voter range), or undefined
+ */
+export function leaderQuiesceHeartbeats(
+  r: QuiescingReplica,
+  isLive: (nodeId: number) => boolean,
+): Message[] | undefined {
+  if (r.hasInbox() || r.hasPendingWork()) return undefined;
+  const raw = r.raw;
+  const st = raw.basicStatus();
+  if (st.raftState !== StateType.Leader) return undefined;
+  const last = st.lastIndex;
+  // Applied durably up to the last index: the whole log is on disk and nothing waits to apply.
+  if (st.commit !== last || r.appliedIndex !== last) return undefined;
+  if (st.leadTransferee !== 0 || st.pendingReadIndex !== 0) return undefined;
+  if (raw.hasReady()) return undefined;
+  // A leader is its own lead.
+  const self = st.lead;
+  const heartbeats: Message[] = [];
+  let caughtUp = true;
+  raw.withProgress((id, pr) => {
+    if (id === self || !caughtUp) return;
+    if (
+      pr.match !== last || pr.state !== "replicate" || pr.inflight !== 0 ||
+      pr.pendingSnapshot !== 0 || !isLive(id)
+    ) {
+      caughtUp = false;
+      return;
+    }
+    heartbeats.push(quiesceHeartbeat(self, id, st.term, Math.min(pr.match, st.commit)));
+  });
+  return caughtUp ? heartbeats : undefined;
+}
+
+/**
+ * Whether a follower that just stepped the quiesce heartbeat `hb` may quiesce: `hb` comes from
+ * its leader in its term, its log ends at its commit index, which is the heartbeat's, and no
+ * proposal or read waits.
+ *
+ * @param r the replica, after stepping `hb`
+ * @param hb the heartbeat marked quiesce
+ */
+export function followerMayQuiesce(r: QuiescingReplica, hb: Message): boolean {
+  if (hb.type !== MessageType.Heartbeat || r.hasPendingWork()) return false;
+  const st = r.raw.basicStatus();
+  return st.raftState === StateType.Follower && st.lead === hb.from && st.term === hb.term &&
+    st.lastIndex === st.commit && st.commit === hb.commit;
+}
+
+/** A heartbeat from `from` to `to` as Raft's leader sends it, without a read context. */
+function quiesceHeartbeat(from: number, to: number, term: number, commit: number): Message {
+  return {
+    type: MessageType.Heartbeat,
+    to,
+    from,
+    term,
+    logTerm: 0,
+    index: 0,
+    entries: [],
+    commit,
+    reject: false,
+    rejectHint: 0,
+    context: EMPTY,
+  };
+}
