@@ -140,8 +140,12 @@ export class RaftScheduler {
     });
   }
 
-  /** Puts `r` in the work set and asks for a turn (see `ReplicaDeps.markDirty`). */
+  /**
+   * Puts `r` in the work set and asks for a turn (see `ReplicaDeps.markDirty`); ignored for a
+   * replica no longer in the store.
+   */
   markDirty(r: Replica): void {
+    if (this.#deps.replicas.get(r.rangeId) !== r) return;
     this.#work.markDirty(r);
     this.wake();
   }
@@ -390,13 +394,7 @@ export class RaftScheduler {
         }
         let list = byNode.get(message.to);
         if (list === undefined) byNode.set(message.to, list = []);
-        // A quiesced follower only steps quiesce heartbeats, so its heartbeat responses answer
-        // them; marked, they do not wake the leader.
-        const quiesce = r.quiesced && message.type === MessageType.HeartbeatResp &&
-          message.context.length === 0;
-        list.push(
-          quiesce ? { rangeId: r.rangeId, message, quiesce } : { rangeId: r.rangeId, message },
-        );
+        list.push({ rangeId: r.rangeId, message });
       }
     }
     for (const [to, messages] of byNode) this.#transmit(to, messages);

@@ -262,7 +262,8 @@ export class Replica {
 
   /**
    * Feeds everything queued to Raft (start of a turn), and settles `quiesced`: a quiesce
-   * heartbeat that finds this replica caught up quiesces it; anything else wakes it.
+   * heartbeat that finds this replica caught up quiesces it; anything else but a heartbeat
+   * response wakes it.
    */
   drainInbox(): void {
     const raw = this.raw;
@@ -277,9 +278,10 @@ export class Replica {
       for (let i = 0; i < msgs.length; i++) {
         const m = msgs[i];
         this.#step(m);
-        // A marked response (to this leader's quiesce heartbeat) leaves the state as it is.
-        if (!marks[i]) quiesced = false;
-        else if (m.type === MessageType.Heartbeat) quiesced = followerMayQuiesce(this, m);
+        // Heartbeat responses answer heartbeats a leader sent before it quiesced, or its quiesce
+        // heartbeats, and tell a quiesced leader nothing it needs: they never wake it.
+        if (m.type === MessageType.HeartbeatResp) continue;
+        quiesced = marks[i] && m.type === MessageType.Heartbeat && followerMayQuiesce(this, m);
       }
     }
     const events = this.#inEvents;

@@ -14,9 +14,11 @@
  *   follower a heartbeat marked `quiesce` with its term and commit.
  * - A **follower** steps that heartbeat as a normal one, and quiesces when the sender is its
  *   leader in the same term and its last index, its commit and the heartbeat's commit are equal,
- *   with no proposal or read waiting. Its heartbeat response carries the mark too, so that it
- *   does not wake the leader; a follower that does not quiesce answers unmarked, which wakes
- *   the leader, whose ticks then bring it up to date.
+ *   with no proposal or read waiting. A follower that does not quiesce keeps ticking; if it
+ *   needs its leader it says so (a proposal, a read, a pre-vote once its election timeout
+ *   passes), which wakes the leader.
+ * - Heartbeat responses never wake a quiesced leader: they answer heartbeats it sent before it
+ *   quiesced, or its quiesce heartbeats, and carry nothing it needs.
  * - Anything else wakes a quiesced replica: any other message, a proposal, a read, an event.
  *   A quiesced follower also wakes when its leader's node stops being live, and campaigns once
  *   its election timeout passes.

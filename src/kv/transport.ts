@@ -13,10 +13,9 @@ export interface RangeMessage {
   rangeId: number;
   message: Message;
   /**
-   * Set on a leader's heartbeat that quiesces the range, and on a quiesced follower's response
-   * to it (`replica_quiesce.ts`); such a message does not wake a quiesced replica. Only
-   * heartbeats and heartbeat responses without a context carry it (the wire has it on coalesced
-   * heartbeats only).
+   * Set on a leader's heartbeat that quiesces the range (`replica_quiesce.ts`): it does not wake
+   * a quiesced follower, and quiesces a caught-up one. Only a heartbeat without a context carries
+   * it (the wire has it on coalesced heartbeats only).
    */
   quiesce?: boolean;
 }
