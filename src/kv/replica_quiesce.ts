@@ -30,7 +30,13 @@
  * @module
  */
 
-import { type Message, MessageType, type RawNode, StateType } from "../raft/mod.ts";
+import {
+  type Message,
+  MessageType,
+  type ProgressStatus,
+  type RawNode,
+  StateType,
+} from "../raft/mod.ts";
 
 const EMPTY = new Uint8Array(0);
 
@@ -71,19 +77,16 @@ export function leaderQuiesceHeartbeats(
   // A leader is its own lead.
   const self = st.lead;
   const heartbeats: Message[] = [];
-  let caughtUp = true;
+  let all = true;
   raw.withProgress((id, pr) => {
-    if (id === self || !caughtUp) return;
-    if (
-      pr.match !== last || pr.state !== "replicate" || pr.inflight !== 0 ||
-      pr.pendingSnapshot !== 0 || !isLive(id)
-    ) {
-      caughtUp = false;
+    if (id === self || !all) return;
+    if (!caughtUp(pr, last) || !isLive(id)) {
+      all = false;
       return;
     }
     heartbeats.push(quiesceHeartbeat(self, id, st.term, Math.min(pr.match, st.commit)));
   });
-  return caughtUp ? heartbeats : undefined;
+  return all ? heartbeats : undefined;
 }
 
 /**
@@ -99,6 +102,18 @@ export function followerMayQuiesce(r: QuiescingReplica, hb: Message): boolean {
   const st = r.raw.basicStatus();
   return st.raftState === StateType.Follower && st.lead === hb.from && st.term === hb.term &&
     st.lastIndex === st.commit && st.commit === hb.commit;
+}
+
+/**
+ * Whether the leader's view of a follower shows it holding the whole log (`last`) with nothing
+ * on its way: its match is `last`, and it is replicating with no append or snapshot in flight.
+ * An append to a follower that is behind is always in flight, or the follower is being probed
+ * or sent a snapshot: each condition alone catches a lagging follower, and together they also
+ * make sure no answer is still due.
+ */
+function caughtUp(pr: ProgressStatus, last: number): boolean {
+  return pr.match === last && pr.state === "replicate" && pr.inflight === 0 &&
+    pr.pendingSnapshot === 0;
 }
 
 /** A heartbeat from `from` to `to` as Raft's leader sends it, without a read context. */
