@@ -138,6 +138,12 @@ export class TestCluster {
   readonly failWrites = new Set<number>();
   /** Nodes whose batches with MVCC data wait for the promise before they are written. */
   readonly holdDataWrites = new Map<number, Promise<void>>();
+  /**
+   * Raft timing of the stores started from now on. 20 ms ticks, elections after 500–1000 ms:
+   * short for tests, yet a machine busy with other test files (event-loop stalls of a few
+   * hundred ms) does not depose a healthy leader.
+   */
+  raft = { tickIntervalMs: 20, electionTick: 25, heartbeatTick: 1 };
 
   /**
    * Creates the data dirs of nodes `1..n` and bootstraps them as the initial voters: range 1
@@ -218,9 +224,7 @@ export class TestCluster {
       transport: this.net.transportFor(id),
       clock: this.clock,
       logger: createLogger({ level, fields: { test_node: id } }),
-      // 20 ms ticks, elections after 500–1000 ms: short for tests, yet a machine busy with other
-      // test files (event-loop stalls of a few hundred ms) does not depose a healthy leader.
-      raft: { tickIntervalMs: 20, electionTick: 25, heartbeatTick: 1 },
+      raft: this.raft,
     });
     this.stores.set(id, store);
     this.net.handlers.set(id, store);
