@@ -5,15 +5,14 @@
  * A turn looks only at the replicas in the work set (`raft_work_set.ts`): those that queued
  * something since the last turn (ticks, messages, proposals, reads, events) or still had a
  * Ready. It feeds each what arrived, collects the `Ready` of every replica that has one, builds
- * ONE engine batch with all
- * their entries, hard states, snapshots, applied commands and applied states, send the leaders'
- * appends and heartbeats (see `#sendEarly`), answer the key-value writes that were applied
- * (`Replica.answerBeforeWrite`), write the batch with one fsync, then make the staged state
- * visible (storage caches, applied state), answer the other callers, send the other messages
- * grouped per destination node (snapshots on their own stream), and `advance()`. Only one batch
- * is in flight at a time: MVCC writes read the state the previous batch left, and what arrives
- * during a write waits for the next turn, so load batches itself. Tests can crash the process
- * just before and just after the write (`passCrashPoints`).
+ * ONE engine batch with all their entries, hard states, snapshots, applied commands and applied
+ * states, sends the leaders' appends and heartbeats (see `#sendEarly`), answers the key-value
+ * writes that were applied (`Replica.answerBeforeWrite`), writes the batch with one fsync, then
+ * makes the staged state visible (storage caches, applied state), answers the other callers,
+ * sends the other messages grouped per destination node (snapshots on their own stream), and
+ * calls `advance()`. Only one batch is in flight at a time: MVCC writes read the state the
+ * previous batch left, and what arrives during a write waits for the next turn, so load batches
+ * itself. Tests can crash the process just before and just after the write (`passCrashPoints`).
  *
  * A tick goes to the awake replicas only. An idle leader quiesces instead of ticking
  * (`replica_quiesce.ts`), and quiesced followers wake when their leader's node stops being live

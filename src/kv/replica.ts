@@ -59,10 +59,7 @@ export interface ReplicaDeps {
   electionTick: number;
   heartbeatTick: number;
   random: () => number;
-  /**
-   * Puts the replica in the scheduler's work set and asks for a turn; every enqueue does, since
-   * a turn looks only at the replicas in the work set.
-   */
+  /** Puts the replica in the scheduler's work set (all a turn looks at) and asks for a turn. */
   markDirty(replica: Replica): void;
 }
 
@@ -112,10 +109,7 @@ export class Replica {
   readonly stagedSnapshots = new Map<string, StagedSnapshot>();
   /** Set by a turn that applied node records or a snapshot (the store refreshes its caches). */
   systemChanged = false;
-  /**
-   * The range is idle and gets no ticks (`replica_quiesce.ts`): set by the scheduler for a
-   * leader, by a quiesce heartbeat for a follower; cleared by anything else in the inbox.
-   */
+  /** Idle: no ticks (`replica_quiesce.ts`). Cleared by anything but a heartbeat (response). */
   quiesced = false;
 
   #seq: number;
@@ -191,12 +185,7 @@ export class Replica {
 
   // ---- Inbox: filled between turns, drained at the start of one. ----
 
-  /**
-   * Queues a message from a peer.
-   *
-   * @param m the message
-   * @param quiesce whether the sender marked it quiesce (a heartbeat or its response)
-   */
+  /** Queues a message from a peer; `quiesce` when it is a leader's quiesce heartbeat. */
   enqueueMessage(m: Message, quiesce = false): void {
     this.#inMessages.push(m);
     this.#inQuiesce.push(quiesce);
