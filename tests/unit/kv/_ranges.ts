@@ -18,7 +18,7 @@ export async function formRanges(ranges: number, nodes = 3): Promise<TestCluster
   try {
     await c.startAll();
     c.campaignSpread(ranges);
-    await waitFor(() => leaderless(c, ranges).length === 0, 15_000, "a leader for every range");
+    await waitFor(() => leaderless(c, ranges).length === 0, 30_000, "a leader for every range");
     return c;
   } catch (err) {
     await c.close();
