@@ -41,7 +41,7 @@ import type { StoreMetrics } from "./metrics.ts";
 import { ReplicaRaftStorage } from "./raft_storage.ts";
 import { type ApplyContext, applyEntries } from "./replica_apply.ts";
 import { ReplicaReads } from "./replica_reads.ts";
-import { followerMayQuiesce } from "./replica_quiesce.ts";
+import { followerMayQuiesce, isStaleAck } from "./replica_quiesce.ts";
 import { installSnapshot, type StagedSnapshot } from "./replica_snapshot.ts";
 
 /** Log entries kept behind the applied index when the log is truncated. */
@@ -266,10 +266,10 @@ export class Replica {
       this.#inQuiesce = [];
       for (let i = 0; i < msgs.length; i++) {
         const m = msgs[i];
+        // A quiesced leader stays so for heartbeat responses and stale acks (replica_quiesce.ts).
+        const keeps = m.type === MessageType.HeartbeatResp || (quiesced && isStaleAck(raw, m));
         this.#step(m);
-        // Heartbeat responses answer heartbeats a leader sent before it quiesced, or its quiesce
-        // heartbeats, and tell a quiesced leader nothing it needs: they never wake it.
-        if (m.type === MessageType.HeartbeatResp) continue;
+        if (keeps) continue;
         quiesced = marks[i] && m.type === MessageType.Heartbeat && followerMayQuiesce(this, m);
       }
     }

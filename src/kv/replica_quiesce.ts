@@ -18,7 +18,8 @@
  *   needs its leader it says so (a proposal, a read, a pre-vote once its election timeout
  *   passes), which wakes the leader.
  * - Heartbeat responses never wake a quiesced leader: they answer heartbeats it sent before it
- *   quiesced, or its quiesce heartbeats, and carry nothing it needs.
+ *   quiesced, or its quiesce heartbeats, and carry nothing it needs. Nor does a stale append
+ *   acknowledgement (see {@linkcode isStaleAck}).
  * - Anything else wakes a quiesced replica: any other message, a proposal, a read, an event.
  *   A quiesced follower also wakes when its leader's node stops being live, and campaigns once
  *   its election timeout passes.
@@ -102,6 +103,27 @@ export function followerMayQuiesce(r: QuiescingReplica, hb: Message): boolean {
   const st = r.raw.basicStatus();
   return st.raftState === StateType.Follower && st.lead === hb.from && st.term === hb.term &&
     st.lastIndex === st.commit && st.commit === hb.commit;
+}
+
+/**
+ * Whether `m` is an acknowledgement that tells leader `raw` nothing: an append response of its
+ * term, not a rejection, for an index the sender is already known to hold while replicating.
+ * Raft steps it without any effect. Typically it answers the append that carried the commit
+ * index, and arrives after the leader, having applied that index, quiesced; it must not wake it
+ * (each such wake would cost the range a round of heartbeats before it quiesces again).
+ *
+ * @param raw the leader's RawNode, before stepping `m`
+ * @param m a message received from a peer
+ */
+export function isStaleAck(raw: RawNode, m: Message): boolean {
+  if (m.type !== MessageType.AppResp || m.reject) return false;
+  const st = raw.basicStatus();
+  if (st.raftState !== StateType.Leader || m.term !== st.term) return false;
+  let stale = false;
+  raw.withProgress((id, pr) => {
+    if (id === m.from) stale = pr.state === "replicate" && m.index <= pr.match;
+  });
+  return stale;
 }
 
 /**
