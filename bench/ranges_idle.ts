@@ -68,11 +68,12 @@ async function main(): Promise<number> {
     const ledMs = performance.now() - t0;
     await waitFor(() => awake(c) === 0, FORM_TIMEOUT_MS, "every range quiesced");
     const quiescedMs = performance.now() - t0;
+    const formed = totals(c);
+    const secs = (ms: number) => (ms / 1000).toFixed(1);
     console.log(
-      `${ranges} ranges on ${NODES} stores: every range led after ${
-        (ledMs / 1000).toFixed(1)
-      } s, ` +
-        `quiesced after ${(quiescedMs / 1000).toFixed(1)} s`,
+      `${ranges} ranges on ${NODES} stores: every range led after ${secs(ledMs)} s, quiesced ` +
+        `after ${secs(quiescedMs)} s (${formed.leaderQuiesces} quiesces, ` +
+        `${formed.orphansWoken} followers woken by liveness)`,
     );
     // The last quiesce heartbeats and their responses are still being handled: let them land.
     await new Promise((resolve) => setTimeout(resolve, SETTLE_MS));
