@@ -1,16 +1,24 @@
 /**
- * {@linkcode RaftScheduler}: the one loop that drives every replica of a node (docs/design/0007).
+ * {@linkcode RaftScheduler}: the one loop that drives every replica of a node (docs/design/0007,
+ * and 0009 for many ranges).
  *
- * A turn: feed each replica what arrived since the last turn (ticks, messages, proposals,
- * reads), collect the `Ready` of every replica that has one, build ONE engine batch with all
- * their entries, hard states, snapshots, applied commands and applied states, send the leaders'
- * appends and heartbeats (see `#sendEarly`), answer the key-value writes that were applied
- * (`Replica.answerBeforeWrite`), write the batch with one fsync, then make the staged state
- * visible (storage caches, applied state), answer the other callers, send the other messages
- * grouped per destination node (snapshots on their own stream), and `advance()`. Only one batch
- * is in flight at a time: MVCC writes read the state the previous batch left, and what arrives
- * during a write waits for the next turn, so load batches itself. Tests can crash the process
- * just before and just after the write (`passCrashPoints`).
+ * A turn looks only at the replicas in the work set (`raft_work_set.ts`): those that queued
+ * something since the last turn (ticks, messages, proposals, reads, events) or still had a
+ * Ready. It feeds each what arrived, collects the `Ready` of every replica that has one, builds
+ * ONE engine batch with all their entries, hard states, snapshots, applied commands and applied
+ * states, sends the leaders' appends and heartbeats (see `#sendEarly`), answers the key-value
+ * writes that were applied (`Replica.answerBeforeWrite`), writes the batch with one fsync, then
+ * makes the staged state visible (storage caches, applied state), answers the other callers,
+ * sends the other messages grouped per destination node (snapshots on their own stream), and
+ * calls `advance()`. Only one batch is in flight at a time: MVCC writes read the state the
+ * previous batch left, and what arrives during a write waits for the next turn, so load batches
+ * itself. Tests can crash the process just before and just after the write (`passCrashPoints`).
+ *
+ * A tick goes to the awake replicas only. An idle leader quiesces instead of ticking
+ * (`replica_quiesce.ts`), and quiesced followers wake when their leader's node stops being live
+ * (`node_liveness.ts`). Every tick sends each peer node one batch, an empty one when nothing
+ * else went to it since the last tick, so that liveness costs one batch per node pair per tick
+ * whatever the number of ranges.
  *
  * @module
  */
@@ -18,19 +26,16 @@
 import type { Clock } from "../base/clock.ts";
 import { ErrorCode, RangeDbError } from "../base/errors.ts";
 import type { Logger } from "../base/logger.ts";
-import { MessageType, type Ready, StateType } from "../raft/mod.ts";
-import {
-  CRASH_POINT_ARMED,
-  type CrashPoint,
-  crashPoint,
-  crashPointAfterFlush,
-  type Engine,
-  type WriteBatch,
-} from "../storage/mod.ts";
+import { MessageType, type Ready } from "../raft/mod.ts";
+import { CRASH_POINT_ARMED, type Engine } from "../storage/mod.ts";
+import { BatchWriteFailure, passCrashPoints, writeTurnBatch } from "./raft_batch_write.ts";
 import { newApplyContext, type ReplicaLifecycle } from "./apply_context.ts";
 import type { StoreMetrics } from "./metrics.ts";
+import { NodeLiveness } from "./node_liveness.ts";
 import type { Replica } from "./replica.ts";
+import { leaderQuiesceHeartbeats } from "./replica_quiesce.ts";
 import { buildOutgoingSnapshot } from "./replica_snapshot.ts";
+import { type ReplicaMap, ReplicaWorkSet } from "./raft_work_set.ts";
 import type { RaftTransport, RangeMessage } from "./transport.ts";
 
 /** What the scheduler needs from its store. */
@@ -42,12 +47,14 @@ export interface RaftSchedulerDeps {
   metrics: StoreMetrics;
   nodeId: number;
   tickIntervalMs: number;
-  /** The replicas to drive, read at every turn. */
-  replicas(): Iterable<Replica>;
+  /** Ticks of an election timeout: a node not heard from for that long is not live. */
+  electionTick: number;
+  /** The store's replicas; the scheduler observes every one added or removed. */
+  replicas: ReplicaMap;
   /** Called on every tick, before the turn it triggers. */
   onTick(): void;
-  /** Called after every turn that handled a Ready. */
-  afterTurn(): void;
+  /** Called after every turn that handled a Ready, with the replicas that had one. */
+  afterTurn(turned: readonly Replica[]): void;
   /** Replicas created and destroyed by splits and merges in a turn (`store_ranges.ts`). */
   lifecycle: ReplicaLifecycle;
   /**
@@ -62,18 +69,111 @@ export interface RaftSchedulerDeps {
   maxSyncMs?: number;
 }
 
+/** What a scheduler has done since it started, for tests and benchmarks. */
+export interface SchedulerCounters {
+  /** Tick timer firings. */
+  ticks: number;
+  /** Ticks handed to replicas (one per awake replica per tick). */
+  replicaTicks: number;
+  /** Turns that looked at some replica. */
+  turns: number;
+  /** Replicas looked at, summed over turns. */
+  replicasInTurns: number;
+  /** Readies handled, summed over turns. */
+  readies: number;
+  /** Times a leader quiesced its range. */
+  leaderQuiesces: number;
+  /** Quiesced followers woken because their leader's node was not live. */
+  orphansWoken: number;
+}
+
 /** The turn loop of one node. */
 export class RaftScheduler {
+  /** Which other nodes were heard from lately, and which share a range with this one. */
+  readonly liveness: NodeLiveness;
+  /** What the scheduler has done; read-only for callers. */
+  readonly counters: SchedulerCounters = {
+    ticks: 0,
+    replicaTicks: 0,
+    turns: 0,
+    replicasInTurns: 0,
+    readies: 0,
+    leaderQuiesces: 0,
+    orphansWoken: 0,
+  };
   readonly #deps: RaftSchedulerDeps;
+  readonly #work = new ReplicaWorkSet();
+  /** Members counted in `liveness` for each replica, with the generation they were read at. */
+  readonly #members = new Map<Replica, { generation: bigint | undefined; ids: number[] }>();
+  /** Replicas between `ready()` and `advance()` in the turn in progress. */
+  #turning = new Set<Replica>();
+  /** Nodes that were sent a batch since the last tick. */
+  readonly #sentSinceTick = new Set<number>();
   #scheduled = false;
   #running: Promise<void> | undefined;
   #stopped = false;
   #cancelTick: (() => void) | undefined;
   readonly #snapshotsInFlight = new Set<Promise<void>>();
+  /** Snapshots being streamed, per sending replica. */
+  readonly #snapshotsOf = new Map<Replica, number>();
 
   /** @param deps the store's services */
   constructor(deps: RaftSchedulerDeps) {
     this.#deps = deps;
+    this.liveness = new NodeLiveness({
+      nodeId: deps.nodeId,
+      timeoutMs: deps.electionTick * deps.tickIntervalMs,
+      clock: deps.clock,
+    });
+    deps.replicas.observe({
+      added: (r) => {
+        this.#work.add(r);
+        this.#countMembers(r);
+        this.wake();
+      },
+      removed: (r) => {
+        this.#work.remove(r);
+        const counted = this.#members.get(r);
+        if (counted !== undefined) this.liveness.removeMembers(counted.ids);
+        this.#members.delete(r);
+      },
+    });
+  }
+
+  /**
+   * Puts `r` in the work set and asks for a turn (see `ReplicaDeps.markDirty`); ignored for a
+   * replica no longer in the store.
+   */
+  markDirty(r: Replica): void {
+    if (this.#deps.replicas.get(r.rangeId) !== r) return;
+    this.#work.markDirty(r);
+    this.wake();
+  }
+
+  /** How many replicas are awake (ticking); the others are quiesced. */
+  get awakeCount(): number {
+    return this.#work.awake.size;
+  }
+
+  /**
+   * Tells the awake leaders that `nodeId` is unreachable (Raft then probes it instead of
+   * pipelining). A quiesced leader has nothing in flight to it and is left alone.
+   */
+  reportUnreachable(nodeId: number): void {
+    for (const r of this.#work.awake) {
+      if (r.isLeader) r.enqueueEvent(() => r.raw.reportUnreachable(nodeId));
+    }
+  }
+
+  /** Counts `r`'s members as this node's peers, again whenever its descriptor changed. */
+  #countMembers(r: Replica): void {
+    const generation = r.descriptor?.generation;
+    const counted = this.#members.get(r);
+    if (counted !== undefined && counted.generation === generation) return;
+    if (counted !== undefined) this.liveness.removeMembers(counted.ids);
+    const ids = (r.descriptor?.replicas ?? []).map((d) => Number(d.nodeId));
+    this.liveness.addMembers(ids);
+    this.#members.set(r, { generation, ids });
   }
 
   /** Starts ticking. */
@@ -86,19 +186,61 @@ export class RaftScheduler {
     if (this.#stopped) return;
     this.#cancelTick = this.#deps.clock.after(this.#deps.tickIntervalMs, () => {
       if (this.#stopped) return;
-      const now = this.#deps.clock.now();
-      for (const r of this.#deps.replicas()) {
-        r.enqueueTick();
-        r.expire(now);
-      }
-      try {
-        this.#deps.onTick();
-      } catch (err) {
-        this.#deps.logger.error("store tick failed", { error: String(err) });
-      }
+      this.#tick();
       this.wake();
       this.#scheduleTick();
     });
+  }
+
+  /**
+   * One tick: wakes the quiesced followers of nodes that are no longer live, quiesces the idle
+   * leaders, ticks the other awake replicas, and sends every peer its batch of the tick.
+   */
+  #tick(): void {
+    const deps = this.#deps;
+    const counters = this.counters;
+    counters.ticks++;
+    const now = deps.clock.now();
+    const liveness = this.liveness;
+    const isLive = (id: number) => liveness.isLive(id);
+    counters.orphansWoken += this.#work.wakeOrphans(isLive);
+    const out = new Map<number, RangeMessage[]>();
+    for (const r of this.#work.awake) {
+      if (r.isLeader && !this.#turning.has(r) && !this.#snapshotsOf.has(r)) {
+        const heartbeats = leaderQuiesceHeartbeats(r, isLive);
+        if (heartbeats !== undefined) {
+          r.quiesced = true;
+          this.#work.settle(r);
+          counters.leaderQuiesces++;
+          for (const message of heartbeats) {
+            let list = out.get(message.to);
+            if (list === undefined) out.set(message.to, list = []);
+            list.push({ rangeId: r.rangeId, message, quiesce: true });
+          }
+          continue;
+        }
+      }
+      r.enqueueTick();
+      r.expire(now);
+      counters.replicaTicks++;
+    }
+    try {
+      deps.onTick();
+    } catch (err) {
+      deps.logger.error("store tick failed", { error: String(err) });
+    }
+    for (const peer of liveness.peers()) {
+      if (out.has(peer) || this.#sentSinceTick.has(peer)) continue;
+      out.set(peer, []);
+    }
+    for (const [to, messages] of out) this.#transmit(to, messages);
+    this.#sentSinceTick.clear();
+  }
+
+  /** Hands one batch to the transport, noting that `to` got something this tick. */
+  #transmit(to: number, messages: RangeMessage[]): void {
+    this.#sentSinceTick.add(to);
+    this.#deps.transport.send(to, messages);
   }
 
   /** Asks for a turn (coalesced: one turn handles everything queued until it starts). */
@@ -127,12 +269,35 @@ export class RaftScheduler {
 
   async #turn(): Promise<void> {
     const deps = this.#deps;
-    let readies: [Replica, Ready][] = [];
-    for (const r of deps.replicas()) {
-      if (r.hasInbox()) r.drainInbox();
+    const work = this.#work;
+    const dirty = work.takeDirty();
+    if (dirty.size === 0) return;
+    this.counters.turns++;
+    this.counters.replicasInTurns += dirty.size;
+    const readies: [Replica, Ready][] = [];
+    for (const r of dirty) {
+      // A replica removed since it was marked (the map reports removals; this is cheap insurance).
+      if (deps.replicas.get(r.rangeId) !== r) continue;
+      if (r.hasInbox()) {
+        r.drainInbox();
+        work.settle(r);
+      }
       if (r.raw.hasReady()) readies.push([r, r.raw.ready()]);
     }
     if (readies.length === 0) return;
+    this.counters.readies += readies.length;
+    this.#turning = new Set(readies.map(([r]) => r));
+    try {
+      await this.#handle(readies);
+    } finally {
+      this.#turning = new Set();
+    }
+  }
+
+  /** Persists, sends, applies and advances the Readies of one turn. */
+  async #handle(turnReadies: [Replica, Ready][]): Promise<void> {
+    let readies = turnReadies;
+    const deps = this.#deps;
     const engine = deps.engine;
     const batch = engine.batch();
     const ctx = newApplyContext(engine, batch, deps.nodeId, deps.logger, deps.lifecycle);
@@ -149,7 +314,7 @@ export class RaftScheduler {
       if (CRASH_POINT_ARMED) await passCrashPoints(readies, "before-write", answered);
       if (batch.count > 0) {
         const start = deps.clock.monotonic();
-        await this.#writeWithinLimit(batch, sync);
+        await writeTurnBatch(deps, batch, sync);
         deps.metrics.batchWritten(deps.clock.monotonic() - start, sync, batch.byteSize);
       }
     } catch (err) {
@@ -159,6 +324,7 @@ export class RaftScheduler {
     if (CRASH_POINT_ARMED) await passCrashPoints(readies, "after-write");
     for (const [r, rd] of readies) r.commitReady(rd);
     if (early < readies.length) this.#send(readies);
+    const turned: Replica[] = [];
     for (const [r] of readies) {
       r.raw.advance();
       deps.metrics.rangeState(r.rangeId, {
@@ -166,44 +332,16 @@ export class RaftScheduler {
         commit: r.storage.hardState().commit,
         applied: r.appliedIndex,
       });
+      // Replicas removed during the turn are no longer counted (nor in the work set).
+      if (deps.replicas.get(r.rangeId) === r) this.#countMembers(r);
+      turned.push(r);
     }
     deps.lifecycle.afterLifecycle();
-    deps.afterTurn();
-    for (const [r] of readies) {
-      if (r.raw.hasReady() || r.hasInbox()) {
-        this.#scheduled = true;
-        break;
-      }
+    deps.afterTurn(turned);
+    for (const r of turned) {
+      if (r.raw.hasReady() || r.hasInbox()) this.#work.markDirty(r);
     }
-  }
-
-  /**
-   * Writes the turn's batch; a write that fails, or that has not finished within `maxSyncMs` (a
-   * stalled disk: the turn would otherwise wait forever and the node keep its leases on ranges
-   * it cannot serve), throws a {@linkcode BatchWriteFailure}.
-   */
-  async #writeWithinLimit(batch: WriteBatch, sync: boolean): Promise<void> {
-    const { engine, clock, maxSyncMs } = this.#deps;
-    const write = engine.write(batch, { sync });
-    if (!maxSyncMs) {
-      await write.catch((cause) => {
-        throw new BatchWriteFailure(cause);
-      });
-      return;
-    }
-    let cancel = () => {};
-    const stalled = new Promise<never>((_, reject) => {
-      cancel = clock.after(maxSyncMs, () => reject(diskStalledError(maxSyncMs)));
-    });
-    // A stalled write may still settle later; nobody waits for it then.
-    write.catch(() => undefined);
-    try {
-      await Promise.race([write, stalled]);
-    } catch (cause) {
-      throw new BatchWriteFailure(cause);
-    } finally {
-      cancel();
-    }
+    if (this.#work.hasDirty) this.#scheduled = true;
   }
 
   /**
@@ -240,12 +378,11 @@ export class RaftScheduler {
       }
       if (rd.messages.length === 0) empty++;
     }
-    for (const [to, messages] of early) this.#deps.transport.send(to, messages);
+    for (const [to, messages] of early) this.#transmit(to, messages);
     return empty;
   }
 
   #send(readies: [Replica, Ready][]): void {
-    const deps = this.#deps;
     const byNode = new Map<number, RangeMessage[]>();
     for (const [r, rd] of readies) {
       for (const message of rd.messages) {
@@ -258,7 +395,7 @@ export class RaftScheduler {
         list.push({ rangeId: r.rangeId, message });
       }
     }
-    for (const [to, messages] of byNode) deps.transport.send(to, messages);
+    for (const [to, messages] of byNode) this.#transmit(to, messages);
   }
 
   #sendSnapshot(r: Replica, message: RangeMessage["message"]): void {
@@ -278,12 +415,16 @@ export class RaftScheduler {
       to,
       index: snapshot.message.snapshot?.metadata.index,
     });
+    this.#snapshotsOf.set(r, (this.#snapshotsOf.get(r) ?? 0) + 1);
     const sent: Promise<void> = deps.transport.sendSnapshot(to, snapshot).then(
       (ok) => report(ok),
       () => report(false),
     ).finally(() => {
       snapshot.close();
       this.#snapshotsInFlight.delete(sent);
+      const n = this.#snapshotsOf.get(r)! - 1;
+      if (n > 0) this.#snapshotsOf.set(r, n);
+      else this.#snapshotsOf.delete(r);
     });
     this.#snapshotsInFlight.add(sent);
   }
@@ -306,58 +447,6 @@ export class RaftScheduler {
   /** Whether the scheduler was stopped (or failed). */
   get stopped(): boolean {
     return this.#stopped;
-  }
-}
-
-/**
- * Passes the crash points of a turn (tests only; `src/storage/crash_points.ts`), one per kind of
- * content in the turn's batch and role of the replicas holding it: `log-append` (entries to
- * append), `hard-state` (a new term, vote or commit), `apply` (committed entries applied),
- * `snapshot-install` (a snapshot replacing a range). `before-write`: everything is staged, the
- * leaders' early appends and heartbeats are sent and applied key-value writes are answered, and
- * nothing of the batch is durable; the crash waits until those have left the process.
- * `after-write`: the batch is durable, and nothing is made visible, sent or advanced yet; the
- * crash is immediate.
- */
-async function passCrashPoints(
-  readies: [Replica, Ready][],
-  when: "before-write" | "after-write",
-  answered = 0,
-): Promise<void> {
-  const kinds = { leader: new Set<string>(), follower: new Set<string>() };
-  for (const [r, rd] of readies) {
-    const leads = rd.softState === undefined
-      ? r.isLeader
-      : rd.softState.raftState === StateType.Leader;
-    const set = kinds[leads ? "leader" : "follower"];
-    if (rd.entries.length > 0) set.add("log-append");
-    if (rd.hardState !== undefined) set.add("hard-state");
-    if (rd.committedEntries.length > 0) set.add("apply");
-    if (rd.snapshot !== undefined) set.add("snapshot-install");
-  }
-  for (const role of ["leader", "follower"] as const) {
-    for (const kind of kinds[role]) {
-      const point = `${kind}:${when}` as CrashPoint;
-      if (when === "after-write") crashPoint(point, role);
-      else await crashPointAfterFlush(point, role, { answered });
-    }
-  }
-}
-
-/** The error of a batch write that did not finish within `maxSyncMs` (a stalled disk). */
-export function diskStalledError(ms: number): RangeDbError {
-  return new RangeDbError(
-    ErrorCode.UNAVAILABLE,
-    `Cannot write a raft batch as the disk stalled: the write and its fsync have not finished ` +
-      `after ${ms} ms (--max-sync-duration)`,
-    { details: { ambiguous: true, diskStalled: true } },
-  );
-}
-
-/** Marks a failure of the engine's write, as opposed to one staging or applying a turn. */
-class BatchWriteFailure extends Error {
-  constructor(override readonly cause: unknown) {
-    super(`Cannot write the turn's batch: ${cause}`);
   }
 }
 

@@ -19,6 +19,7 @@ import {
   type ConfChange,
   isRaftError,
   type Message,
+  MessageType,
   RawNode,
   ReadOnlyOption,
   type Ready,
@@ -43,6 +44,7 @@ import { type ApplyContext, applyEntries } from "./replica_apply.ts";
 import { AppliedWaiters } from "./applied_waiters.ts";
 import { RateCounter } from "./rate_counter.ts";
 import { ReplicaReads } from "./replica_reads.ts";
+import { followerMayQuiesce, isStaleAck } from "./replica_quiesce.ts";
 import { installSnapshot, type StagedSnapshot } from "./replica_snapshot.ts";
 
 /** What a replica needs from its store. */
@@ -55,8 +57,8 @@ export interface ReplicaDeps {
   electionTick: number;
   heartbeatTick: number;
   random: () => number;
-  /** Asks the scheduler for a turn. */
-  wake(): void;
+  /** Puts the replica in the scheduler's work set (all a turn looks at) and asks for a turn. */
+  markDirty(replica: Replica): void;
   /** Called after a turn changed the replica's span (initialized, split, merged, snapshot). */
   spanChanged?(replica: Replica): void;
   /** Log truncation (tests use small logs). @default DEFAULT_LOG_TRUNCATION */
@@ -123,9 +125,13 @@ export class Replica {
   /** Key-value commands applied, per second over the last 10 s. */
   readonly writes = new RateCounter();
   #stagedCommands = 0;
+  /** Idle: no ticks (`replica_quiesce.ts`). Cleared by anything but a heartbeat (response). */
+  quiesced = false;
 
   #seq: number;
   #inMessages: Message[] = [];
+  /** Parallel to `#inMessages`: whether each message is marked quiesce. */
+  #inQuiesce: boolean[] = [];
   #inProposals: QueuedProposal[] = [];
   #inTicks = 0;
   #inEvents: (() => void)[] = [];
@@ -163,7 +169,7 @@ export class Replica {
       logger: this.#log,
     });
     this.term = this.storage.hardState().term;
-    this.reads = new ReplicaReads(this, deps.nodeId, deps.wake);
+    this.reads = new ReplicaReads(this, deps.nodeId, () => deps.markDirty(this));
   }
 
   /** The range descriptor as of the applied index; undefined while uninitialized. */
@@ -205,9 +211,11 @@ export class Replica {
 
   // ---- Inbox: filled between turns, drained at the start of one. ----
 
-  /** Queues a message from a peer. */
-  enqueueMessage(m: Message): void {
+  /** Queues a message from a peer; `quiesce` when it is a leader's quiesce heartbeat. */
+  enqueueMessage(m: Message, quiesce = false): void {
     this.#inMessages.push(m);
+    this.#inQuiesce.push(quiesce);
+    this.#deps.markDirty(this);
   }
 
   /** Takes the queued messages (the replica object is being replaced by a new one). */
@@ -220,11 +228,13 @@ export class Replica {
   /** Queues one tick. */
   enqueueTick(): void {
     this.#inTicks++;
+    this.#deps.markDirty(this);
   }
 
   /** Queues an action on the RawNode (transfer, snapshot report, unreachable). */
   enqueueEvent(fn: () => void): void {
     this.#inEvents.push(fn);
+    this.#deps.markDirty(this);
   }
 
   /**
@@ -249,7 +259,7 @@ export class Replica {
     return new Promise((resolve, reject) => {
       const waiter = { resolve, reject, deadline, raw };
       this.#inProposals.push({ seq, data, requireLeader, waiter });
-      this.#deps.wake();
+      this.#deps.markDirty(this);
     });
   }
 
@@ -264,7 +274,7 @@ export class Replica {
         requireLeader: true,
         waiter: { resolve, reject, deadline },
       });
-      this.#deps.wake();
+      this.#deps.markDirty(this);
     });
   }
 
@@ -274,29 +284,53 @@ export class Replica {
       this.#inEvents.length > 0 || this.reads.hasQueued();
   }
 
-  /** Feeds everything queued to Raft (start of a turn). */
+  /** Whether proposals or reads wait here, queued or for their entry or index to apply. */
+  hasPendingWork(): boolean {
+    return this.#waiters.size > 0 || this.#inProposals.length > 0 || !this.reads.isIdle();
+  }
+
+  /**
+   * Feeds everything queued to Raft (start of a turn), and settles `quiesced`: a quiesce
+   * heartbeat that finds this replica caught up quiesces it; anything else but a heartbeat
+   * response wakes it.
+   */
   drainInbox(): void {
     const raw = this.raw;
+    let quiesced = this.quiesced;
+    if (this.#inTicks > 0) quiesced = false;
     for (; this.#inTicks > 0; this.#inTicks--) raw.tick();
     const msgs = this.#inMessages;
     if (msgs.length > 0) {
+      const marks = this.#inQuiesce;
       this.#inMessages = [];
-      for (const m of msgs) this.#step(m);
+      this.#inQuiesce = [];
+      for (let i = 0; i < msgs.length; i++) {
+        const m = msgs[i];
+        // A quiesced leader stays so for heartbeat responses and stale acks (replica_quiesce.ts).
+        const keeps = m.type === MessageType.HeartbeatResp || (quiesced && isStaleAck(raw, m));
+        this.#step(m);
+        if (keeps) continue;
+        quiesced = marks[i] && m.type === MessageType.Heartbeat && followerMayQuiesce(this, m);
+      }
     }
     const events = this.#inEvents;
     if (events.length > 0) {
+      quiesced = false;
       this.#inEvents = [];
       for (const fn of events) fn();
     }
     const props = this.#inProposals;
     if (props.length > 0) {
+      quiesced = false;
       this.#inProposals = [];
-      const leading = raw.status().softState.raftState === StateType.Leader;
+      const leading = raw.basicStatus().raftState === StateType.Leader;
       let proposed = 0;
       for (const p of props) if (this.#proposeNow(p, leading)) proposed++;
       if (proposed > 0) this.#deps.metrics.proposed(proposed);
     }
+    if (this.reads.hasQueued()) quiesced = false;
     this.reads.issue();
+    this.quiesced = quiesced;
   }
 
   #step(m: Message): void {

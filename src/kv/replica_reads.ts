@@ -74,6 +74,11 @@ export class ReplicaReads {
     return this.#queued.length > 0;
   }
 
+  /** Whether no read is queued, waiting for Raft's answer or for its index to apply. */
+  isIdle(): boolean {
+    return this.#queued.length === 0 && this.#groups.size === 0 && this.#awaiting.length === 0;
+  }
+
   /** Issues one ReadIndex request for every queued read (in a turn). */
   issue(): void {
     if (this.#queued.length === 0) return;

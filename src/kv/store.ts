@@ -44,6 +44,7 @@ import type {
 import { raftStateKey, RaftStateKind, rangeIdOfKey } from "./keys.ts";
 import { NO_METRICS, type StoreMetrics } from "./metrics.ts";
 import { RaftScheduler, storeStoppedError } from "./raft_scheduler.ts";
+import { ReplicaMap } from "./raft_work_set.ts";
 import { Replica, type ReplicaDeps, snapshotKey } from "./replica.ts";
 import { snapshotPairsInRange } from "./replica_snapshot.ts";
 import { StoreMembership } from "./store_membership.ts";
@@ -102,7 +103,8 @@ export interface StoreOptions {
    */
   router?: ClusterRouter;
   /**
-   * Whether the automatic split and merge queues run (the bootstrap split at `_/` included).
+   * Whether the background range duties run: the split and merge queues (the bootstrap split at
+   * `_/` included) and the meta sync. Tests that lay out ranges by hand turn them off.
    * @default true
    */
   rangeQueues?: boolean;
@@ -119,7 +121,7 @@ export class Store implements KvStore, TransportHandler {
   readonly engine: Engine;
   readonly clock: Clock;
   readonly logger: Logger;
-  readonly replicas = new Map<number, Replica>();
+  readonly replicas = new ReplicaMap();
   readonly tso: TimestampOracle;
   readonly scheduler: RaftScheduler;
   readonly membership: StoreMembership;
@@ -162,8 +164,9 @@ export class Store implements KvStore, TransportHandler {
       metrics,
       nodeId: this.nodeId,
       tickIntervalMs: this.tickIntervalMs,
+      electionTick: this.electionTick,
       maxSyncMs: options.maxSyncMs,
-      replicas: () => this.replicas.values(),
+      replicas: this.replicas,
       onTick: () => {
         // The oracle renews its reservation on ticks too: an idle single-node cluster has no
         // turns (no heartbeats), and its reservation would otherwise lapse for good.
@@ -173,7 +176,7 @@ export class Store implements KvStore, TransportHandler {
         this.membership.onTick();
         this.coordination.onTick();
       },
-      afterTurn: () => this.#afterTurn(),
+      afterTurn: (turned) => this.#afterTurn(turned),
       lifecycle: this.rangeSet,
       onFatal: (err, inWrite) => this.#fatal(err, inWrite),
     });
@@ -186,7 +189,7 @@ export class Store implements KvStore, TransportHandler {
       electionTick: this.electionTick,
       heartbeatTick: options.raft?.heartbeatTick ?? 1,
       random: options.random ?? Math.random,
-      wake: () => this.scheduler.wake(),
+      markDirty: (replica) => this.scheduler.markDirty(replica),
       spanChanged: () => this.rangeSet.spanChanged(),
       logTruncation: options.logTruncation,
     };
@@ -257,9 +260,9 @@ export class Store implements KvStore, TransportHandler {
     });
   }
 
-  #afterTurn(): void {
+  #afterTurn(turned: readonly Replica[]): void {
     this.#updateTso();
-    for (const r of this.replicas.values()) {
+    for (const r of turned) {
       if (!r.systemChanged) continue;
       r.systemChanged = false;
       this.membership.invalidate();
@@ -491,7 +494,8 @@ export class Store implements KvStore, TransportHandler {
 
   receive(fromNodeId: number, messages: RangeMessage[]): void {
     if (this.#down()) return;
-    for (const { rangeId, message } of messages) {
+    this.scheduler.liveness.heard(fromNodeId);
+    for (const { rangeId, message, quiesce } of messages) {
       if (message.to !== this.nodeId) {
         this.logger.debug("dropped raft message for another node", {
           from: fromNodeId,
@@ -499,9 +503,8 @@ export class Store implements KvStore, TransportHandler {
         });
         continue;
       }
-      this.#replicaForMessage(rangeId)?.enqueueMessage(message);
+      this.#replicaForMessage(rangeId)?.enqueueMessage(message, quiesce === true);
     }
-    this.scheduler.wake();
   }
 
   receiveSnapshot(snapshot: IncomingSnapshot): Promise<boolean> {
@@ -546,7 +549,6 @@ export class Store implements KvStore, TransportHandler {
 
   reportUnreachable(nodeId: number): void {
     if (this.#down()) return;
-    for (const r of this.replicas.values()) r.enqueueEvent(() => r.raw.reportUnreachable(nodeId));
-    this.scheduler.wake();
+    this.scheduler.reportUnreachable(nodeId);
   }
 }

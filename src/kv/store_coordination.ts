@@ -75,8 +75,8 @@ export class StoreCoordination implements RangeQueueDeps {
 
   /**
    * @param store the store
-   * @param options the router (default: this store only) and whether the automatic split and
-   *   merge queues run (the meta sync always does)
+   * @param options the router (default: this store only) and whether the background duties run
+   *   (split and merge queues, meta sync)
    */
   constructor(store: Store, options: { router?: ClusterRouter; queues?: boolean } = {}) {
     this.#store = store;
@@ -103,12 +103,13 @@ export class StoreCoordination implements RangeQueueDeps {
 
   /** Runs the duties that are due; called on every scheduler tick. */
   onTick(): void {
+    if (!this.#queues) return;
     const now = this.#store.clock.now();
     if (now - this.#lastSyncMs >= META_SYNC_PERIOD_MS) {
       this.#lastSyncMs = now;
       this.#metaSync.check();
     }
-    if (this.#queues && now - this.#lastQueueMs >= QUEUE_PERIOD_MS) {
+    if (now - this.#lastQueueMs >= QUEUE_PERIOD_MS) {
       this.#lastQueueMs = now;
       this.#splits.check();
       this.#merges.check();

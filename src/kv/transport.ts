@@ -12,6 +12,12 @@ import type { Message } from "../raft/mod.ts";
 export interface RangeMessage {
   rangeId: number;
   message: Message;
+  /**
+   * Set on a leader's heartbeat that quiesces the range (`replica_quiesce.ts`): it does not wake
+   * a quiesced follower, and quiesces a caught-up one. Only a heartbeat without a context carries
+   * it (the wire has it on coalesced heartbeats only).
+   */
+  quiesce?: boolean;
 }
 
 /** One pair of a snapshot: keyspace name, key and value. */
@@ -48,9 +54,10 @@ export interface IncomingSnapshot {
 /** What the store needs from the network. */
 export interface RaftTransport {
   /**
-   * Queues the messages of one scheduler turn for `toNodeId`. Never blocks and never throws: a
-   * message that cannot be delivered is dropped (Raft retries), and the transport reports the
-   * node unreachable through {@linkcode TransportHandler.reportUnreachable}.
+   * Queues the messages of one scheduler turn or tick for `toNodeId`. An empty batch is sent too:
+   * it tells the other node that this one is live. Never blocks and never throws: a message that
+   * cannot be delivered is dropped (Raft retries), and the transport reports the node
+   * unreachable through {@linkcode TransportHandler.reportUnreachable}.
    */
   send(toNodeId: number, messages: RangeMessage[]): void;
   /**
@@ -62,7 +69,10 @@ export interface RaftTransport {
 
 /** What the transport calls on the store. */
 export interface TransportHandler {
-  /** Messages received from `fromNodeId`, one batch of its scheduler turn. */
+  /**
+   * Messages received from `fromNodeId`, one batch of its scheduler turn or tick; possibly none
+   * (a liveness batch), which still counts as hearing from that node.
+   */
   receive(fromNodeId: number, messages: RangeMessage[]): void;
   /** A complete snapshot received; resolves whether the store accepted it. */
   receiveSnapshot(snapshot: IncomingSnapshot): Promise<boolean>;

@@ -54,7 +54,7 @@ export type { Storage } from "./storage.ts";
 export { MemoryStorage } from "./storage.ts";
 export { isRaftError, RaftError, RaftErrorCode } from "./errors.ts";
 export { RawNode } from "./raw_node.ts";
-export type { ProgressStateName, ProgressStatus, Status } from "./status.ts";
+export type { BasicStatus, ProgressStateName, ProgressStatus, Status } from "./status.ts";
 export { decodeConfChange, encodeConfChange } from "./conf_change_codec.ts";
 export { entriesSize, entrySize } from "./entries.ts";
 export {

@@ -21,7 +21,7 @@ import { isLocalMsg, isResponseMsg, newMessage } from "./messages.ts";
 import { Raft } from "./raft.ts";
 import { confChangeEntry } from "./raft_conf_change.ts";
 import { selfAck } from "./raft_step_leader.ts";
-import type { ProgressStatus, Status } from "./status.ts";
+import type { BasicStatus, ProgressStatus, Status } from "./status.ts";
 import { progressStateName } from "./tracker/progress.ts";
 import {
   type ConfChange,
@@ -284,6 +284,42 @@ export class RawNode {
     // An installed snapshot is applied state: committed entries continue after it.
     if (snapIndex !== 0) r.appliedTo(snapIndex, 0);
     if (r.state === StateType.Leader) selfAck(r, log.lastPersistedIndex());
+  }
+
+  /** The node's state without progress or configuration; allocates one small object. */
+  basicStatus(): BasicStatus {
+    const r = this.r;
+    return {
+      term: r.term,
+      lead: r.lead,
+      raftState: r.state,
+      commit: r.raftLog.committed,
+      lastIndex: r.raftLog.lastIndex(),
+      applied: r.raftLog.applied,
+      leadTransferee: r.leadTransferee,
+      pendingReadIndex: r.readOnly.size + r.pendingReadIndexMessages.length,
+    };
+  }
+
+  /**
+   * Calls `visit` with the leader's view of every member, itself included, in id order; does
+   * nothing on a follower. Unlike {@linkcode RawNode.status} it builds no map.
+   */
+  withProgress(visit: (id: NodeId, pr: ProgressStatus) => void): void {
+    const r = this.r;
+    if (r.state !== StateType.Leader) return;
+    for (const id of r.trk.sortedIds()) {
+      const pr = r.trk.progress.get(id)!;
+      visit(id, {
+        match: pr.match,
+        next: pr.next,
+        state: progressStateName(pr.state),
+        recentActive: pr.recentActive,
+        isLearner: pr.isLearner,
+        pendingSnapshot: pr.pendingSnapshot,
+        inflight: pr.inflights.count,
+      });
+    }
   }
 
   /** The node's current state; `progress` is set on the leader only. */

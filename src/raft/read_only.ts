@@ -70,6 +70,11 @@ export class ReadOnly {
     return out;
   }
 
+  /** How many requests are pending. */
+  get size(): number {
+    return this.queue.length;
+  }
+
   /** The context of the latest pending request, undefined when none. */
   lastPendingRequestCtx(): Uint8Array | undefined {
     if (this.queue.length === 0) return undefined;

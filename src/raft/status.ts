@@ -4,7 +4,7 @@
  * @module
  */
 
-import type { ConfState, HardState, NodeId, SoftState } from "./types.ts";
+import type { ConfState, HardState, NodeId, SoftState, StateType } from "./types.ts";
 
 /** Replication states of a follower as seen by the leader. */
 export type ProgressStateName = "probe" | "replicate" | "snapshot";
@@ -23,6 +23,26 @@ export interface ProgressStatus {
   pendingSnapshot: number;
   /** Append messages in flight. */
   inflight: number;
+}
+
+/**
+ * The cheap part of a node's state, for checks made often (a store deciding whether a range may
+ * stop ticking): plain numbers, no progress map and no configuration copied.
+ */
+export interface BasicStatus {
+  term: number;
+  /** The leader as this node knows it, 0 when unknown. */
+  lead: NodeId;
+  raftState: StateType;
+  commit: number;
+  /** The last index of the log, unstable entries included. */
+  lastIndex: number;
+  /** Highest index handed out for applying (acknowledged with `advance()`). */
+  applied: number;
+  /** The node a leader transfer goes to, 0 when none is in progress. */
+  leadTransferee: NodeId;
+  /** ReadIndex requests a leader has not answered yet (waiting for acks or for its first commit). */
+  pendingReadIndex: number;
 }
 
 /** The state of one node. */

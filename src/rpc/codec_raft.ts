@@ -11,15 +11,26 @@
 
 import { create } from "@bufbuild/protobuf";
 import { ErrorCode, RangeDbError } from "../base/errors.ts";
-import type { ConfState, Entry, EntryType, Message, MessageType, Snapshot } from "../raft/mod.ts";
+import {
+  type ConfState,
+  type Entry,
+  type EntryType,
+  type Message,
+  MessageType,
+  type Snapshot,
+} from "../raft/mod.ts";
 import type { RangeMessage } from "../kv/transport.ts";
 import {
+  type CoalescedHeartbeat as PbCoalescedHeartbeat,
+  CoalescedHeartbeatSchema,
   type ConfState as PbConfState,
   ConfStateSchema,
   type Entry as PbEntry,
   EntrySchema,
   type Message as PbMessage,
   MessageSchema,
+  type RaftMessageBatch,
+  RaftMessageBatchSchema,
   type RangeMessage as PbRangeMessage,
   RangeMessageSchema,
   type Snapshot as PbSnapshot,
@@ -185,4 +196,98 @@ export function rangeMessageFromProto(rm: PbRangeMessage): RangeMessage {
     rangeId: toSafeNumber(rm.rangeId, "range_id"),
     message: messageFromProto(rm.message),
   };
+}
+
+/**
+ * Whether `m` travels as a {@linkcode PbCoalescedHeartbeat}: a heartbeat or heartbeat response
+ * that carries nothing but from, to, term and commit. ReadIndex heartbeats carry a context and
+ * stay full messages.
+ *
+ * @param m a Raft message
+ * @returns true when coalescing loses nothing
+ */
+export function isCoalescable(m: Message): boolean {
+  return (m.type === MessageType.Heartbeat || m.type === MessageType.HeartbeatResp) &&
+    m.context.length === 0 && m.entries.length === 0 && m.logTerm === 0 && m.index === 0 &&
+    !m.reject && m.rejectHint === 0 && m.snapshot === undefined;
+}
+
+function coalescedToProto(rm: RangeMessage): PbCoalescedHeartbeat {
+  const m = rm.message;
+  return create(CoalescedHeartbeatSchema, {
+    rangeId: BigInt(rm.rangeId),
+    from: BigInt(m.from),
+    to: BigInt(m.to),
+    term: BigInt(m.term),
+    commit: BigInt(m.commit),
+    quiesce: rm.quiesce === true,
+  });
+}
+
+function coalescedFromProto(hb: PbCoalescedHeartbeat, type: MessageType): RangeMessage {
+  const rm: RangeMessage = {
+    rangeId: toSafeNumber(hb.rangeId, "range_id"),
+    message: {
+      type,
+      to: toSafeNumber(hb.to, "to"),
+      from: toSafeNumber(hb.from, "from"),
+      term: toSafeNumber(hb.term, "term"),
+      logTerm: 0,
+      index: 0,
+      entries: [],
+      commit: toSafeNumber(hb.commit, "commit"),
+      reject: false,
+      rejectHint: 0,
+      context: EMPTY,
+    },
+  };
+  if (hb.quiesce) rm.quiesce = true;
+  return rm;
+}
+
+/**
+ * Encodes the messages one node sends another in one scheduler turn or tick: plain heartbeats
+ * and their responses (see {@linkcode isCoalescable}) as coalesced entries, which carry the
+ * quiesce mark, the other messages whole. An empty batch is valid (a liveness batch).
+ *
+ * @param fromNodeId the sender
+ * @param toNodeId the receiver
+ * @param messages the messages, in the order the sender produced them
+ * @returns the wire batch
+ */
+export function raftBatchToProto(
+  fromNodeId: number,
+  toNodeId: number,
+  messages: readonly RangeMessage[],
+): RaftMessageBatch {
+  const batch = create(RaftMessageBatchSchema, {
+    fromNodeId: BigInt(fromNodeId),
+    toNodeId: BigInt(toNodeId),
+  });
+  for (const rm of messages) {
+    if (!isCoalescable(rm.message)) batch.messages.push(rangeMessageToProto(rm));
+    else if (rm.message.type === MessageType.Heartbeat) batch.heartbeats.push(coalescedToProto(rm));
+    else batch.heartbeatResponses.push(coalescedToProto(rm));
+  }
+  return batch;
+}
+
+/**
+ * Decodes a batch: heartbeats, then heartbeat responses, then the other messages. The order
+ * between a range's heartbeats and its other messages is not kept; a heartbeat's commit never
+ * exceeds what its receiver holds, and a quiesce mark decoded before a range's other messages
+ * is overridden by them (they wake the range), so no order matters.
+ *
+ * @param batch the wire batch
+ * @returns the messages
+ * @throws {RangeDbError} CORRUPTION when a message is missing or a number exceeds 2^53 - 1
+ */
+export function raftBatchFromProto(batch: RaftMessageBatch): RangeMessage[] {
+  const out: RangeMessage[] = [];
+  for (const hb of batch.heartbeats) out.push(coalescedFromProto(hb, MessageType.Heartbeat));
+  for (const hb of batch.heartbeatResponses) {
+    out.push(coalescedFromProto(hb, MessageType.HeartbeatResp));
+  }
+  for (const rm of batch.messages) out.push(rangeMessageFromProto(rm));
+  return out;
 }

@@ -13,7 +13,6 @@
  * @module
  */
 
-import { create } from "@bufbuild/protobuf";
 import * as grpc from "@grpc/grpc-js";
 import type { Cancel, Clock } from "../base/clock.ts";
 import { ErrorCode, RangeDbError } from "../base/errors.ts";
@@ -24,11 +23,8 @@ import type {
   RangeMessage,
   TransportHandler,
 } from "../kv/transport.ts";
-import {
-  type RaftMessageBatch,
-  RaftMessageBatchSchema,
-} from "../../proto/gen/rangedb/v1/raft_pb.ts";
-import { rangeMessageFromProto, rangeMessageToProto } from "./codec_raft.ts";
+import type { RaftMessageBatch } from "../../proto/gen/rangedb/v1/raft_pb.ts";
+import { raftBatchFromProto, raftBatchToProto } from "./codec_raft.ts";
 import { PeerClient } from "./forwarder.ts";
 import { PEER_CHANNEL_OPTIONS } from "./grpc_definition.ts";
 import { type AcceptedRaftStream, PeerConnection } from "./peer_connection.ts";
@@ -106,16 +102,15 @@ export class GrpcPeerTransport implements RaftTransport {
     this.#handler = handler;
   }
 
-  /** Writes the messages of one scheduler turn for `toNodeId`, or drops them. */
+  /**
+   * Writes the messages of one scheduler turn or tick for `toNodeId` as one batch (heartbeats
+   * coalesced), or drops them. An empty batch is written too: it tells the node this one is live.
+   */
   send(toNodeId: number, messages: RangeMessage[]): void {
-    if (this.#closed || messages.length === 0 || toNodeId === this.nodeId) return;
+    if (this.#closed || toNodeId === this.nodeId) return;
     const conn = this.#connection(toNodeId);
     if (conn.dials && this.#addressChanged(toNodeId)) conn.redial();
-    conn.send(create(RaftMessageBatchSchema, {
-      fromNodeId: BigInt(this.nodeId),
-      toNodeId: BigInt(toNodeId),
-      messages: messages.map(rangeMessageToProto),
-    }));
+    conn.send(raftBatchToProto(this.nodeId, toNodeId, messages));
   }
 
   /** Streams a snapshot to `toNodeId`; resolves whether it was accepted. Never rejects. */
@@ -233,9 +228,11 @@ export class GrpcPeerTransport implements RaftTransport {
     return client;
   }
 
-  /** A batch `fromNodeId` wrote on its stream: decoded and handed to the store. */
+  /**
+   * A batch `fromNodeId` wrote on its stream: decoded and handed to the store, even when empty
+   * (the store counts it as hearing from the node).
+   */
   #receive(fromNodeId: number, batch: RaftMessageBatch): void {
-    if (batch.messages.length === 0) return;
     let messages: RangeMessage[];
     try {
       if (batch.fromNodeId !== BigInt(fromNodeId)) {
@@ -244,7 +241,7 @@ export class GrpcPeerTransport implements RaftTransport {
           `Cannot accept raft batch as it names another sender than its stream: from_node_id is ${batch.fromNodeId}, stream is from ${fromNodeId}`,
         );
       }
-      messages = batch.messages.map(rangeMessageFromProto);
+      messages = raftBatchFromProto(batch);
     } catch (err) {
       this.#logger.warn("peer raft batch dropped", {
         from_node_id: fromNodeId,

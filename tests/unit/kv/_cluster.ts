@@ -20,6 +20,10 @@ import {
   type TransportHandler,
   type WriteResult,
 } from "../../../src/kv/mod.ts";
+import { encodeAppliedState, newAppliedState, newDescriptor } from "../../../src/kv/command.ts";
+import { raftStateKey, RaftStateKind } from "../../../src/kv/keys.ts";
+import { encodeHardState, encodeTruncatedState } from "../../../src/kv/raft_log_codec.ts";
+import type { Replica } from "../../../src/kv/replica.ts";
 import { type Engine, openLmdbEngine } from "../../../src/storage/mod.ts";
 
 /** Delivers messages between in-process stores, each after a macrotask. */
@@ -184,6 +188,8 @@ export interface TestClusterOptions {
   electionTick?: number;
   /** Log truncation of every store. @default the store's */
   logTruncation?: { threshold: number; keep: number };
+  /** Ranges formed at once (see `writeRanges`); 1: range 1 over the whole key space. @default 1 */
+  ranges?: number;
   /**
    * Whether the automatic split and merge queues run (with the bootstrap split at `_/`). Off by
    * default: most tests lay out their ranges by hand. @default false
@@ -205,21 +211,54 @@ export class TestCluster {
   readonly holdDataWrites = new Map<number, Promise<void>>();
   readonly router = new InProcessRouter(this.stores);
   options: TestClusterOptions = {};
+  /**
+   * Raft timing of the stores started from now on. 20 ms ticks, elections after 500–1000 ms:
+   * short for tests, yet a machine busy with other test files (event-loop stalls of a few
+   * hundred ms) does not depose a healthy leader.
+   */
+  raft = { tickIntervalMs: 20, electionTick: 25, heartbeatTick: 1 };
 
-  /** Creates the data dirs of nodes `1..n` and bootstraps them as the initial voters. */
+  /**
+   * Creates the data dirs of nodes `1..n` and bootstraps them as the initial voters: range 1
+   * over the whole key space, or with `ranges` > 1 that many ranges at once (see
+   * {@linkcode writeRanges}).
+   */
   static async create(n: number, options: TestClusterOptions = {}): Promise<TestCluster> {
     const c = new TestCluster();
     c.options = options;
+    if (options.electionTick !== undefined) c.raft.electionTick = options.electionTick;
     const voters = Array.from({ length: n }, (_, i) => i + 1);
     for (const id of voters) c.initialPeers.set(id, `node-${id}:peer`);
     for (const id of voters) {
       const dir = await Deno.makeTempDir({ prefix: "rangedb-kv-" });
       c.dirs.set(id, dir);
       const engine = await openLmdbEngine(dir);
-      await bootstrapCluster(engine, { voters });
+      if ((options.ranges ?? 1) > 1) await writeRanges(engine, voters, options.ranges!);
+      else await bootstrapCluster(engine, { voters });
       await engine.close();
     }
     return c;
+  }
+
+  /**
+   * Has node `voters[(id - 1) % n]` campaign for each range `id` of `1..ranges`, so that
+   * leadership is spread and a cluster of many ranges elects without waiting out timeouts.
+   */
+  campaignSpread(ranges: number): void {
+    const ids = [...this.stores.keys()].sort((a, b) => a - b);
+    for (let id = 1; id <= ranges; id++) {
+      const r = this.stores.get(ids[(id - 1) % ids.length])?.replicas.get(id);
+      r?.enqueueEvent(() => r.raw.campaign());
+    }
+  }
+
+  /** The replica leading range `rangeId`, if any node has one. */
+  rangeLeader(rangeId: number): Replica | undefined {
+    for (const st of this.stores.values()) {
+      const r = st.replicas.get(rangeId);
+      if (r?.isLeader) return r;
+    }
+    return undefined;
   }
 
   /** Starts (or restarts) node `id` from its data dir; a new id gets an empty dir. */
@@ -260,9 +299,7 @@ export class TestCluster {
       transport: this.net.transportFor(id),
       clock: this.clock,
       logger: createLogger({ level, fields: { test_node: id } }),
-      // 20 ms ticks, elections after 500–1000 ms: short for tests, yet a machine busy with other
-      // test files (event-loop stalls of a few hundred ms) does not depose a healthy leader.
-      raft: { tickIntervalMs: 20, electionTick: this.options.electionTick ?? 25, heartbeatTick: 1 },
+      raft: this.raft,
       logTruncation: this.options.logTruncation,
       router: this.router,
       rangeQueues: this.options.rangeQueues ?? false,
@@ -385,4 +422,52 @@ export class TestCluster {
     this.net.close();
     for (const dir of this.dirs.values()) await Deno.remove(dir, { recursive: true });
   }
+}
+
+const pad = (k: number) => String(k).padStart(6, "0");
+
+/**
+ * A key inside range `rangeId` of a cluster formed by {@linkcode writeRanges} with more than two
+ * ranges: range 2 starts at the beginning of the key space, range `k + 2` at `/r<k>`.
+ */
+export function keyIn(rangeId: number): Uint8Array {
+  if (rangeId === 1) return enc.encode("_/test/key");
+  return enc.encode(rangeId === 2 ? "/a" : `/r${pad(rangeId - 2)}/key`);
+}
+
+/**
+ * Writes the initial Raft state of ranges `1..count` on one node, as `bootstrapCluster` does for
+ * range 1 (a snapshot at index 1, term 1, every voter a member), with disjoint spans: range 1
+ * keeps `["_/", "")`, the rightmost; ranges 2..count cut `["", "_/")` at `/r000001`,
+ * `/r000002`, …
+ */
+export async function writeRanges(engine: Engine, voters: number[], count: number): Promise<void> {
+  const batch = engine.batch();
+  const bound = (k: number) => enc.encode(`/r${pad(k)}`);
+  for (let id = 1; id <= count; id++) {
+    const start = id === 1 ? enc.encode("_/") : id === 2 ? new Uint8Array(0) : bound(id - 2);
+    const end = id === 1 ? new Uint8Array(0) : id === count ? enc.encode("_/") : bound(id - 1);
+    const applied = newAppliedState({
+      appliedIndex: 1n,
+      appliedTerm: 1n,
+      nextNodeId: id === 1 ? BigInt(Math.max(...voters) + 1) : 0n,
+      descriptor: newDescriptor({ rangeId: id, start, end, generation: 1, voters }),
+    });
+    batch.put(
+      "raft_state",
+      raftStateKey(id, RaftStateKind.HardState),
+      encodeHardState({ term: 1, vote: 0, commit: 1 }),
+    );
+    batch.put(
+      "raft_state",
+      raftStateKey(id, RaftStateKind.TruncatedState),
+      encodeTruncatedState({ index: 1, term: 1 }),
+    );
+    batch.put(
+      "raft_state",
+      raftStateKey(id, RaftStateKind.AppliedState),
+      encodeAppliedState(applied),
+    );
+  }
+  await engine.write(batch, { sync: true });
 }

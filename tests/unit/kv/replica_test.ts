@@ -23,7 +23,7 @@ Deno.test("Replica.propose() does not reuse a sequence after a restart with the 
           electionTick: 10,
           heartbeatTick: 1,
           random: Math.random,
-          wake: () => {},
+          markDirty: () => {},
         },
         1,
         undefined,

@@ -1,7 +1,9 @@
 import assert from "node:assert/strict";
 import { isRangeDbError } from "../../../src/base/errors.ts";
 import { confStateOf, encodeAppliedState } from "../../../src/kv/command.ts";
+import { MAX_TIMESTAMP } from "../../../src/base/key_encoding.ts";
 import { systemKeys } from "../../../src/kv/keys.ts";
+import { mvccGet } from "../../../src/mvcc/mod.ts";
 import { MessageType } from "../../../src/raft/mod.ts";
 import { newMessage } from "../../../src/raft/messages.ts";
 import { b, s, sleep, TestCluster, waitFor } from "./_cluster.ts";
@@ -162,13 +164,14 @@ Deno.test("Store.put() is answered before the batch applying it is durable; a li
     await c.startAll();
     const leader = await c.waitForLeader();
     await leader.put(b("/h"), b("0"));
-    // The background writes (bootstrap, node records) are done: the held batch is the put's.
+    // The cluster's own first writes (node records, the bootstrap command) must have applied:
+    // a batch of theirs held below would hold the put's turn behind it.
     await waitFor(
-      async () =>
-        leader.nodes().filter((n) => n.updatedAtMs > 0).length === 3 &&
-        await leader.metaGet(systemKeys.partition(1), { serializable: true }) !== undefined,
+      () =>
+        leader.membership.records().size === 3 &&
+        mvccGet(leader.engine, systemKeys.partition(1), MAX_TIMESTAMP).status === "found",
       5000,
-      "the bootstrap and every node record",
+      "the node records and the bootstrap applied",
     );
     let release = () => {};
     c.holdDataWrites.set(leader.nodeId, new Promise<void>((resolve) => release = resolve));

@@ -69,6 +69,41 @@ Deno.test("GrpcPeerTransport.send() carries both directions in order over one st
   }
 });
 
+Deno.test("GrpcPeerTransport.send() delivers empty (liveness) batches and coalesced heartbeats with their quiesce mark", async () => {
+  const addresses = new Map<number, string>();
+  const n1 = await startNode(1, { addresses });
+  const n2 = await startNode(2, { addresses });
+  try {
+    const hb = { ...msg(0, MessageType.Heartbeat), logTerm: 0, commit: 9 };
+    const resp = { ...msg(0, MessageType.HeartbeatResp), logTerm: 0, to: 1, from: 2 };
+    await sendUntil(n1, n2, 1);
+    n1.transport.send(2, []);
+    n1.transport.send(2, [
+      { rangeId: 4, message: hb, quiesce: true },
+      { rangeId: 1, message: msg(3) },
+      { rangeId: 5, message: hb },
+    ]);
+    await waitFor(() => n2.handler.batches.length >= 3, 5000, "three batches at 2");
+    const [, empty, mixed] = n2.handler.batches.slice(-3);
+    assert.deepEqual(empty, { from: 1, messages: [] });
+    assert.deepEqual(mixed.messages, [
+      { rangeId: 4, message: hb, quiesce: true },
+      { rangeId: 5, message: hb },
+      { rangeId: 1, message: msg(3) },
+    ]);
+    n2.transport.send(1, [{ rangeId: 4, message: resp, quiesce: true }]);
+    await waitFor(() => n1.handler.batches.length === 1, 5000, "a batch at 1");
+    assert.deepEqual(n1.handler.batches[0].messages, [{
+      rangeId: 4,
+      message: resp,
+      quiesce: true,
+    }]);
+  } finally {
+    await n1.stop();
+    await n2.stop();
+  }
+});
+
 Deno.test("GrpcPeerTransport.send() drops batches beyond a full write buffer, in order, on both sides", async () => {
   const addresses = new Map<number, string>();
   const n2 = await startNode(2, { addresses });
