@@ -259,6 +259,7 @@ export class KvHandlers {
       req,
       bounds,
       storeDeadline(ctx.deadline, this.#clock.now()),
+      ctx.defaultDeadline ?? false,
     );
     const store = this.#store;
     return (async function* () {

@@ -40,7 +40,10 @@ import type { RangeLocator } from "./range_locator.ts";
 /** Keys per chunk of a Range stream, and per page of a remote part. */
 export const RANGE_CHUNK_SIZE = 256;
 
-/** The budget of each part after the first (a fresh read point, a page from another node). */
+/**
+ * The budget from one part's progress to the next (a fresh read point, a page from another
+ * node), for a Range call that set no deadline of its own.
+ */
 export const RANGE_PART_BUDGET_MS = 5_000;
 
 const EMPTY = new Uint8Array(0);
@@ -103,6 +106,8 @@ export interface RangeScanDeps {
  * @param req the validated request (its limit, order, keys_only, serializable)
  * @param bounds the request's bounds (end empty: the end of the user keyspace)
  * @param firstDeadline the store deadline of the first part
+ * @param renew whether each part read renews the budget ({@linkcode RANGE_PART_BUDGET_MS}; for
+ *   calls without a deadline of their own), else every part must finish by `firstDeadline`
  * @returns chunks of at most {@linkcode RANGE_CHUNK_SIZE} pairs
  * @throws {RangeDbError} UNAVAILABLE when a part held elsewhere cannot be read in time, else the
  *   store's errors
@@ -112,6 +117,7 @@ export async function* scanAcrossRanges(
   req: RangeRequest,
   bounds: { start: Uint8Array; end: Uint8Array },
   firstDeadline: number,
+  renew: boolean,
 ): AsyncGenerator<VersionedValue[]> {
   const { store, locator, clock } = deps;
   const reverse = req.reverse;
@@ -120,13 +126,17 @@ export async function* scanAcrossRanges(
   let cursor = reverse ? end : bounds.start;
   let remaining = req.limit > 0 ? req.limit : Infinity;
   let deadline = firstDeadline;
-  const nextDeadline = () => Math.max(firstDeadline, clock.now() + RANGE_PART_BUDGET_MS * 0.9);
+  const nextDeadline = () =>
+    renew ? Math.max(firstDeadline, clock.now() + RANGE_PART_BUDGET_MS * 0.9) : firstDeadline;
   const open = () =>
     reverse ? compareBytes(bounds.start, cursor) < 0 : compareBytes(cursor, end) < 0;
+  // Progress renews the budget (for calls without a deadline): a long scan may take many parts,
+  // but a part that cannot be read fails once the budget of the last progress ran out.
   const took = (chunk: VersionedValue[]) => {
     remaining -= chunk.length;
     const last = chunk[chunk.length - 1].key;
     cursor = reverse ? last : successor(last);
+    deadline = nextDeadline();
   };
   const pause = (why: () => string) => {
     if (clock.now() + deps.retryIntervalMs >= deadline) {
@@ -134,10 +144,7 @@ export async function* scanAcrossRanges(
     }
     return new Promise<void>((resolve) => clock.after(deps.retryIntervalMs, resolve));
   };
-  let first = true;
   while (remaining > 0 && open()) {
-    if (!first) deadline = nextDeadline();
-    first = false;
     let gap: Uint8Array;
     try {
       // The first pass keeps the request's own end (empty: the end of the user keyspace).
@@ -227,7 +234,6 @@ export async function* scanAcrossRanges(
         break;
       }
       cursor = res.resumeKey;
-      deadline = nextDeadline();
     }
   }
 }

@@ -23,6 +23,11 @@ export interface CallContext {
   deadline: number;
   /** Whether another node forwarded this request (it is then never forwarded again). */
   forwarded: boolean;
+  /**
+   * Whether `deadline` is a default because the call set none (a Range stream then renews its
+   * budget with each part it reads). @default false
+   */
+  defaultDeadline?: boolean;
 }
 
 /** What a read that may be forwarded needs: the key, and how to send and decode it. */

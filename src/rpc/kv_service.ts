@@ -105,7 +105,11 @@ export function addKvService(server: grpc.Server, deps: KvServiceDeps): void {
 
   const range = (call: grpc.ServerWritableStream<RangeRequest, RangeResponse>) => {
     const started = clock.monotonic();
-    const ctx = { deadline: callDeadline(call.getDeadline(), clock.now()), forwarded: false };
+    const ctx = {
+      deadline: callDeadline(call.getDeadline(), clock.now()),
+      forwarded: false,
+      defaultDeadline: ownDeadline(call.getDeadline()) === Infinity,
+    };
     streamRange(call, handlers, ctx, idleMs, ownDeadline(call.getDeadline())).then(
       () => finish("Range", started, call.cancelled ? grpc.status.CANCELLED : grpc.status.OK),
       (err) => {
