@@ -105,7 +105,8 @@ export class GrpcClusterRouter implements ClusterRouter {
         return await this.#store.proposeCommand(key, command, { deadline });
       } catch (err) {
         if (!isRangeDbError(err)) throw err;
-        last = err;
+        // A local refusal that leads to a forward does not replace the last forward's failure.
+        if (err.code !== ErrorCode.NOT_LEADER || last === undefined) last = err;
         switch (err.code) {
           case ErrorCode.NOT_LEADER:
             targets = [Number(err.details.leaderNodeId ?? 0)].filter((n) => n !== 0);
@@ -139,7 +140,7 @@ export class GrpcClusterRouter implements ClusterRouter {
           throw err;
         }
         if (out.ok) return fromBinary(ProposeResponseSchema, out.response).result;
-        last = out.error;
+        if (out.tried > 0 || last === undefined) last = out.error;
       }
       await this.#pause(deadline, () => giveUp(what(), last, ambiguous));
     }

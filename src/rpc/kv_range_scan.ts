@@ -144,6 +144,8 @@ export async function* scanAcrossRanges(
     }
     return new Promise<void>((resolve) => clock.after(deps.retryIntervalMs, resolve));
   };
+  /** The last failure to read a part elsewhere (kept across rounds that reached no node). */
+  let partError: RangeDbError | undefined;
   while (remaining > 0 && open()) {
     let gap: Uint8Array;
     try {
@@ -209,12 +211,17 @@ export async function* scanAcrossRanges(
         "RangePage",
         toBinary(RangeRequestSchema, page),
         deadline,
-      );
+      ).catch((err) => {
+        // A page cut by the deadline fails the part like any other unserved page.
+        if (!isRangeDbError(err, ErrorCode.TIMEOUT)) throw err;
+        return { ok: false as const, error: err, tried: 1 };
+      });
       if (!out.ok) {
+        if (out.tried > 0 || partError === undefined) partError = out.error;
         await pause(() =>
           `no node holding range ${range.rangeId} served ${keyText(partStart)}..${
             keyText(partEnd)
-          }: ${out.error.message}`
+          }: ${partError?.message}`
         );
         break;
       }

@@ -180,9 +180,12 @@ export class KvRequestRouting {
           retryWrites(req.requestId),
         );
         if (out.ok) return fromBinary(resSchema, out.response);
-        lastFailure = `no node of the range took the request: tried ${out.tried} of nodes ${
-          targets.join(",")
-        }, last error is ${out.error.message}, waited ${budget} ms`;
+        // A round that reached no node before the deadline keeps the last real failure.
+        if (out.tried > 0) {
+          lastFailure = `no node of the range took the request: tried ${out.tried} of nodes ${
+            targets.join(",")
+          }, last error is ${out.error.message}, waited ${budget} ms`;
+        }
         this.#logger.debug("rpc forward retry", { method, nodes: targets.join(",") });
       }
       await this.#pause(deadline, () => `Cannot write as ${lastFailure}`);
@@ -226,7 +229,7 @@ export class KvRequestRouting {
         } else if (isRangeDbError(err, ErrorCode.RANGE_NOT_FOUND) && !ctx.forwarded) {
           const answer = await this.#readElsewhere(forward, deadline);
           if (answer.ok) return answer.value;
-          lastFailure = answer.failure;
+          lastFailure = answer.failure ?? lastFailure;
         } else {
           throw readFailure(err, budget, this.#store.leaderNodeId());
         }
@@ -239,7 +242,7 @@ export class KvRequestRouting {
   async #readElsewhere<T>(
     forward: ForwardableRead<T>,
     deadline: number,
-  ): Promise<{ ok: true; value: T } | { ok: false; failure: string }> {
+  ): Promise<{ ok: true; value: T } | { ok: false; failure?: string }> {
     let range;
     try {
       range = await this.#locator.lookup(forward.key, deadline);
@@ -254,8 +257,13 @@ export class KvRequestRouting {
       forward.request(),
       deadline,
       retryReads,
-    );
+    ).catch((err) => {
+      // A read cut by the deadline: the caller answers UNAVAILABLE, naming it.
+      if (!isRangeDbError(err, ErrorCode.TIMEOUT)) throw err;
+      return { ok: false as const, error: err, tried: 1 };
+    });
     if (out.ok) return { ok: true, value: forward.decode(out.response) };
+    if (out.tried === 0) return { ok: false };
     return {
       ok: false,
       failure: `no node of range ${range.rangeId} served it: tried ${out.tried} of nodes ${

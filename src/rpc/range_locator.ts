@@ -37,6 +37,9 @@ export type ForwardOutcome =
     tried: number;
   };
 
+/** A forward with less time left than this is not started (it could only time out). */
+export const MIN_FORWARD_MS = 10;
+
 /** Decides whether a failure of one node lets the next one be tried. */
 export type MayRetry = (err: RangeDbError) => boolean;
 
@@ -170,7 +173,8 @@ export class RangeLocator {
    * @param request the serialized request
    * @param deadline absolute deadline, ms since the epoch
    * @param mayRetry which failures let the next node be tried @default retryReads
-   * @returns the answer and the node that gave it, or the last failure
+   * @returns the answer and the node that gave it, or the last failure (`tried` 0 when the
+   *   deadline left no time for any node)
    * @throws {RangeDbError} a failure that `mayRetry` refuses
    */
   async forwardToNodes(
@@ -184,7 +188,7 @@ export class RangeLocator {
     const tried = new Set<number>([this.#store.nodeId, 0]);
     let error: RangeDbError | undefined;
     let sent = 0;
-    while (queue.length > 0 && this.#clock.now() < deadline) {
+    while (queue.length > 0 && this.#clock.now() + MIN_FORWARD_MS <= deadline) {
       const nodeId = queue.shift()!;
       if (tried.has(nodeId)) continue;
       tried.add(nodeId);

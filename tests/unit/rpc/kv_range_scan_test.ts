@@ -194,9 +194,7 @@ Deno.test("KvHandlers.range() fails with UNAVAILABLE when no node serves a remot
       })(),
       (err) =>
         isRangeDbError(err, ErrorCode.UNAVAILABLE) &&
-        /^Cannot scan as no node holding range 3 served \/g\.\.\/p: Cannot scan: no quorum$/.test(
-          err.message,
-        ),
+        /^Cannot scan as no node holding range 3 served \/g\.\.\/p: /.test(err.message),
     );
     assert.deepEqual(seen, DATA.slice(0, 6));
     assert.ok(Date.now() - started < 500);
