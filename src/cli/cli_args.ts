@@ -41,7 +41,27 @@ export interface GlobalFlags {
 }
 
 /** The flags a command may take besides the global ones. */
-type CommandFlag = "serializable" | "limit" | "reverse" | "keys-only" | "expect-absent";
+type CommandFlag =
+  | "serializable"
+  | "limit"
+  | "reverse"
+  | "keys-only"
+  | "expect-absent"
+  | "show-migrations"
+  | "dry-run"
+  | "yes";
+
+/** Every command flag, in the order they are checked. */
+const COMMAND_FLAGS: readonly CommandFlag[] = [
+  "serializable",
+  "limit",
+  "reverse",
+  "keys-only",
+  "expect-absent",
+  "show-migrations",
+  "dry-run",
+  "yes",
+];
 
 /** A command: its words, its positional arguments and the flags it accepts. */
 export interface CommandSpec {
@@ -56,6 +76,31 @@ export interface CommandSpec {
   synopsis: string;
   /** One line of description, for help. */
   summary: string;
+  /**
+   * Whether it changes the cluster in a way a command cannot simply undo: it asks for
+   * confirmation on a terminal and needs --yes otherwise (--dry-run needs neither).
+   */
+  destructive?: boolean;
+  /** Checks the positional arguments before anything connects. @throws {UsageError} */
+  check?: (args: readonly string[]) => void;
+}
+
+/**
+ * Parses a RANGE_ID argument.
+ *
+ * @param text the argument
+ * @returns the range id
+ * @throws {UsageError} unless it is a positive whole number
+ */
+export function parseRangeId(text: string): number {
+  const id = /^[0-9]+$/.test(text) ? Number(text) : NaN;
+  if (!Number.isSafeInteger(id) || id <= 0) {
+    throw new UsageError(
+      `Cannot parse RANGE_ID as it is not a positive whole number: got '${text}'`,
+      "admin partition merge",
+    );
+  }
+  return id;
 }
 
 /** Every client command. */
@@ -124,6 +169,48 @@ export const COMMANDS: readonly CommandSpec[] = [
     synopsis: "",
     summary: "list the nodes of the cluster",
   },
+  {
+    name: "admin partition list",
+    minArgs: 0,
+    maxArgs: 0,
+    flags: ["show-migrations"],
+    synopsis: "[--show-migrations]",
+    summary: "list the ranges with their bounds, leader, replicas, size and load",
+  },
+  {
+    name: "admin partition split",
+    minArgs: 1,
+    maxArgs: 1,
+    flags: ["dry-run"],
+    synopsis: "KEY [--dry-run]",
+    summary: "split the range holding KEY at KEY (a new range takes the keys before it)",
+  },
+  {
+    name: "admin partition merge",
+    minArgs: 1,
+    maxArgs: 1,
+    flags: ["yes", "dry-run"],
+    synopsis: "RANGE_ID [--yes] [--dry-run]",
+    summary: "merge range RANGE_ID into its right-hand neighbour",
+    destructive: true,
+    check: ([id]) => void parseRangeId(id),
+  },
+  {
+    name: "admin meta list",
+    minArgs: 1,
+    maxArgs: 1,
+    flags: ["limit"],
+    synopsis: "PREFIX [--limit N]",
+    summary: "list the raw system metadata under PREFIX (starting with _/)",
+  },
+  {
+    name: "admin meta get",
+    minArgs: 1,
+    maxArgs: 1,
+    flags: [],
+    synopsis: "KEY",
+    summary: "print one raw system metadata entry (KEY starts with _/)",
+  },
 ];
 
 /** A parsed client command line. */
@@ -142,6 +229,10 @@ export interface ParsedCommand {
   reverse: boolean;
   keysOnly: boolean;
   expectAbsent: boolean;
+  showMigrations: boolean;
+  dryRun: boolean;
+  /** Confirms a destructive command without asking. */
+  yes: boolean;
 }
 
 const OPTIONS = {
@@ -153,6 +244,9 @@ const OPTIONS = {
   reverse: { type: "boolean" },
   "keys-only": { type: "boolean" },
   "expect-absent": { type: "boolean" },
+  "show-migrations": { type: "boolean" },
+  "dry-run": { type: "boolean" },
+  yes: { type: "boolean", short: "y" },
   help: { type: "boolean", short: "h" },
 } as const;
 
@@ -220,9 +314,7 @@ export function parseClientArgs(
   }
   const args = positionals.slice(used);
   if (spec && !help) {
-    for (
-      const flag of ["serializable", "limit", "reverse", "keys-only", "expect-absent"] as const
-    ) {
+    for (const flag of COMMAND_FLAGS) {
       if (values[flag] !== undefined && !spec.flags.includes(flag)) {
         throw new UsageError(`Cannot use --${flag} with '${name}' as it does not take it`, name);
       }
@@ -233,6 +325,7 @@ export function parseClientArgs(
         name,
       );
     }
+    spec.check?.(args);
   }
   // `-o=json` reaches parseArgs as the short option with the value "=json".
   const output = (values.output ?? "text").replace(/^=/, "");
@@ -267,6 +360,9 @@ export function parseClientArgs(
     reverse: values.reverse ?? false,
     keysOnly: values["keys-only"] ?? false,
     expectAbsent: values["expect-absent"] ?? false,
+    showMigrations: values["show-migrations"] ?? false,
+    dryRun: values["dry-run"] ?? false,
+    yes: values.yes ?? false,
   };
 }
 

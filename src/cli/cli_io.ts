@@ -15,6 +15,10 @@ export interface CliIo {
   readStdin(): Promise<Uint8Array>;
   /** Whether standard output is a terminal. */
   outIsTerminal(): boolean;
+  /** Whether standard input is a terminal (a person can answer a confirmation). */
+  inIsTerminal(): boolean;
+  /** Reads one line of standard input, without its line break ("" at the end of input). */
+  readLine(): Promise<string>;
   /** Environment variables. */
   env: Readonly<Record<string, string | undefined>>;
 }
@@ -30,6 +34,27 @@ async function writeAll(stream: WritableStream<Uint8Array>, data: Uint8Array): P
   }
 }
 
+/**
+ * Reads up to the first line break of `stream` (a terminal hands over whole lines), then lets go
+ * of the stream.
+ */
+async function readLine(stream: ReadableStream<Uint8Array>): Promise<string> {
+  const reader = stream.getReader();
+  const decoder = new TextDecoder();
+  let line = "";
+  try {
+    for (;;) {
+      const { value, done } = await reader.read();
+      if (done) return line;
+      line += decoder.decode(value, { stream: true });
+      const end = line.indexOf("\n");
+      if (end >= 0) return line.slice(0, end).replace(/\r$/, "");
+    }
+  } finally {
+    reader.releaseLock();
+  }
+}
+
 /** The real process: Deno's stdin, stdout, stderr and environment. */
 export function processIo(): CliIo {
   return {
@@ -38,6 +63,8 @@ export function processIo(): CliIo {
     err: (text) => writeAll(Deno.stderr.writable, encoder.encode(text)),
     readStdin: async () => new Uint8Array(await new Response(Deno.stdin.readable).arrayBuffer()),
     outIsTerminal: () => Deno.stdout.isTerminal(),
+    inIsTerminal: () => Deno.stdin.isTerminal(),
+    readLine: () => readLine(Deno.stdin.readable),
     env: Deno.env.toObject(),
   };
 }

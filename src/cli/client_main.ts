@@ -1,6 +1,7 @@
 /**
  * Runs a client command (`rangedb get|put|delete|range|batch|cas|admin …`): parses the line,
- * prints help when asked, connects to the endpoints, runs the command and reports failures as
+ * prints help when asked, refuses a destructive command that cannot be confirmed (no --yes and
+ * no terminal), connects to the endpoints, runs the command and reports failures as
  * one line on stderr (`rangedb: <message> (<CODE>)`, exit 1; usage mistakes are one such line
  * with a hint and the code INVALID_ARGUMENT, exit 2). `--help` anywhere prints help: of the
  * command, of the commands a partial line names (`rangedb admin node --help`), or the main help.
@@ -14,6 +15,7 @@ import { type CliIo, processIo } from "./cli_io.ts";
 import { CLIENT_COMMANDS } from "./client_commands.ts";
 import { commandHelp, groupHelp, MAIN_HELP } from "./help.ts";
 import { errorText } from "./output.ts";
+import { notConfirmable, PARTITION_COMMANDS } from "./partition_commands.ts";
 
 /** The words that start a client command, for the top-level dispatch. */
 export const CLIENT_COMMAND_WORDS: readonly string[] = [
@@ -28,7 +30,8 @@ export const CLIENT_COMMAND_WORDS: readonly string[] = [
 
 async function run(cmd: ParsedCommand, io: CliIo): Promise<number> {
   const spec = cmd.spec!;
-  const command = CLIENT_COMMANDS[spec.name] ?? ADMIN_COMMANDS[spec.name];
+  const command = CLIENT_COMMANDS[spec.name] ?? ADMIN_COMMANDS[spec.name] ??
+    PARTITION_COMMANDS[spec.name];
   const db = await connect({ endpoints: cmd.global.endpoints, timeoutMs: cmd.global.timeoutMs });
   try {
     return await command(db, cmd, io);
@@ -64,6 +67,10 @@ export async function runClientCommand(argv: string[], io: CliIo = processIo()):
   if (cmd.help || cmd.spec === undefined) {
     await io.out((cmd.spec ? commandHelp(cmd.spec) : groupHelp(cmd.words) ?? MAIN_HELP) + "\n");
     return 0;
+  }
+  // A destructive command that nobody can confirm is refused before anything connects.
+  if (cmd.spec.destructive && !cmd.yes && !cmd.dryRun && !io.inIsTerminal()) {
+    return await usage(notConfirmable(cmd.spec.name));
   }
   try {
     return await run(cmd, io);

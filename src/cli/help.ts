@@ -56,6 +56,30 @@ says what the key holds.
     `Prints the cluster id and health, every node (role, leader, addresses) and
 every range (bounds, leader, voters, term, commit and applied index).`,
   "admin node list": `Prints every node: name, id, role, leader, reachability and addresses.`,
+  "admin partition list":
+    `Prints every range of the cluster in key order: id, bounds (keys as text when printable, else
+escaped like \\xff; "-" is the start and "+inf" the end of the key space), leader, replicas, live
+keys, size, writes per second and generation. A range frozen for a merge shows "(frozen)".
+  --show-migrations  also list the splits and merges in flight on every node`,
+  "admin partition split":
+    `Splits the range holding KEY at KEY: a new range takes the keys before KEY, the
+old range keeps KEY and the keys after it. No data moves. KEY must be a user key (starting with /)
+and not already a range boundary.
+  --dry-run  only check that the split is possible and print what it would do`,
+  "admin partition merge":
+    `Merges range RANGE_ID into its right-hand neighbour (the range starting where it ends);
+both must have the same replicas. No command undoes a merge (split again to separate the keys),
+so the command shows what it will do and asks for confirmation on a terminal; without a
+terminal it needs --yes and otherwise exits 2.
+  --yes      merge without asking
+  --dry-run  only check that the merge is possible and print what it would do`,
+  "admin meta list":
+    `Prints "key<TAB>value" for every system metadata entry under PREFIX (which starts with _/),
+values decoded: range descriptors and node records as JSON, settings as text, other values as
+text or hex. "_/partitions/" lists the range descriptors and their by-end index.
+  --limit=N  at most N entries (default 1000, at most 10000); a note on stderr says when more
+             exist`,
+  "admin meta get": `Prints the decoded value of one system metadata entry. A missing key exits 1.`,
 };
 
 /**

@@ -1,7 +1,11 @@
 /**
  * The RangeDB client: single-key reads and writes, range scans, batches and compare-and-swap
  * over gRPC, with leader-directed requests, failover across endpoints, retries with backoff and
- * typed errors. Create it with {@linkcode connect}.
+ * typed errors. Create it with `connect` (`client_connect.ts`).
+ *
+ * Point requests (linearizable get, put, delete, compare-and-swap, and a batch whose keys lie in
+ * one cached range) go first to the leader of their key's range as the range cache knows it
+ * (`client_range_cache.ts`), else the way every other request goes.
  *
  * @module
  */
@@ -21,19 +25,18 @@ import {
   PutRequestSchema,
   RangeRequestSchema,
 } from "../../proto/gen/rangedb/v1/kv_pb.ts";
-import { ErrorCode } from "../base/errors.ts";
-import { parseHostPort } from "../base/config_units.ts";
+import { LookupRangeRequestSchema, type RangeStatus } from "../../proto/gen/rangedb/v1/admin_pb.ts";
+import { AdminApi } from "./client_admin.ts";
 import { Batch } from "./client_batch.ts";
-import { type CallBudget, CallRunner, type Route } from "./client_call.ts";
+import { type CallBudget, CallRunner, type Route, toClientError } from "./client_call.ts";
 import { boundBytes, type Key, toBytes, toText, type Value } from "./client_codec.ts";
-import { EndpointPool } from "./client_endpoints.ts";
-import { InvalidArgumentError } from "./client_errors.ts";
+import type { EndpointPool } from "./client_endpoints.ts";
 import { callUnary, RANGEDB_METHODS, type UnaryMethod } from "./client_grpc.ts";
 import { DEFAULT_RANGE_IDLE_TIMEOUT_MS, streamRange } from "./client_range.ts";
+import { RangeDirectory } from "./client_range_cache.ts";
 import type {
   CallOptions,
   CompareAndSwapOutcome,
-  ConnectOptions,
   KeyValuePair,
   RangeOptions,
   ReadOptions,
@@ -45,14 +48,20 @@ import type {
 /** Default budget of a call, retries included. */
 export const DEFAULT_TIMEOUT_MS = 5_000;
 
-/** A connection to a RangeDB cluster. Create it with {@linkcode connect}; end it with close(). */
+/** How long one background range lookup may take. */
+const RANGE_LOOKUP_TIMEOUT_MS = 1_000;
+
+/** A connection to a RangeDB cluster. Create it with `connect`; end it with close(). */
 export class RangeDbClient {
   readonly #pool: EndpointPool;
   readonly #runner: CallRunner;
   readonly #timeoutMs: number;
+  readonly #ranges: RangeDirectory;
+  /** Partition and meta administration. */
+  readonly admin: AdminApi;
 
   /**
-   * Use {@linkcode connect}, which also finds the leader.
+   * Use `connect`, which also finds the leader.
    *
    * @param pool the endpoints
    * @param timeoutMs the default call budget
@@ -61,6 +70,33 @@ export class RangeDbClient {
     this.#pool = pool;
     this.#runner = new CallRunner(pool);
     this.#timeoutMs = timeoutMs;
+    this.#ranges = new RangeDirectory((key) => this.#lookUpRange(key));
+    this.admin = new AdminApi((def, request, options) => this.#unary(def, "any", request, options));
+  }
+
+  /** The range cache and its lookups (for tests and diagnostics). */
+  get ranges(): RangeDirectory {
+    return this.#ranges;
+  }
+
+  /** One LookupRange attempt on range 1's leader as known, else the first reachable endpoint. */
+  async #lookUpRange(key: Uint8Array): Promise<RangeStatus | undefined> {
+    const address = this.#pool.leader ??
+      this.#pool.endpoints.find((e) => !this.#pool.isUnreachable(e)) ?? this.#pool.endpoints[0];
+    if (this.#pool.closed) return undefined;
+    const request = create(LookupRangeRequestSchema, { key });
+    const deadline = Date.now() + RANGE_LOOKUP_TIMEOUT_MS;
+    try {
+      const res = await callUnary(
+        this.#pool.client(address),
+        RANGEDB_METHODS.LookupRange,
+        request,
+        deadline,
+      );
+      return res.range;
+    } catch (err) {
+      throw toClientError(err, "LookupRange", address);
+    }
   }
 
   /** The configured endpoints. */
@@ -77,17 +113,23 @@ export class RangeDbClient {
     return { timeoutMs: options?.timeoutMs ?? this.#timeoutMs, signal: options?.signal };
   }
 
+  /**
+   * Runs a unary call; `keys` (a point request's) send its first attempt to the cached leader of
+   * their range when they all lie in one cached range.
+   */
   #unary<I, O>(
     def: UnaryMethod<I, O>,
     route: Route,
     request: I,
     options?: CallOptions,
+    keys?: readonly Uint8Array[],
   ): Promise<O> {
     return this.#runner.run(
       def.path.slice(def.path.lastIndexOf("/") + 1),
       route,
       this.#budget(options),
       (client, _address, deadline, signal) => callUnary(client, def, request, deadline, signal),
+      keys === undefined ? undefined : this.#ranges.route(keys),
     );
   }
 
@@ -102,11 +144,13 @@ export class RangeDbClient {
    */
   async getWithVersion(key: Key, options?: ReadOptions): Promise<VersionedValue | null> {
     const serializable = options?.serializable ?? false;
+    const bytes = toBytes(key);
     const res = await this.#unary(
       RANGEDB_METHODS.Get,
       serializable ? "any" : "leader",
-      create(GetRequestSchema, { key: toBytes(key), serializable }),
+      create(GetRequestSchema, { key: bytes, serializable }),
       options,
+      serializable ? undefined : [bytes],
     );
     return res.found ? { value: res.value, version: res.version } : null;
   }
@@ -180,12 +224,7 @@ export class RangeDbClient {
       value: toBytes(value),
       requestId: crypto.randomUUID(),
     });
-    const res = await this.#unary(
-      RANGEDB_METHODS.Put,
-      "leader",
-      request,
-      options,
-    );
+    const res = await this.#unary(RANGEDB_METHODS.Put, "leader", request, options, [request.key]);
     return { version: res.version };
   }
 
@@ -213,12 +252,9 @@ export class RangeDbClient {
       key: toBytes(key),
       requestId: crypto.randomUUID(),
     });
-    const res = await this.#unary(
-      RANGEDB_METHODS.Delete,
-      "leader",
-      request,
-      options,
-    );
+    const res = await this.#unary(RANGEDB_METHODS.Delete, "leader", request, options, [
+      request.key,
+    ]);
     return res.deleted;
   }
 
@@ -332,7 +368,9 @@ export class RangeDbClient {
       value: toBytes(value),
       requestId: crypto.randomUUID(),
     });
-    const res = await this.#unary(RANGEDB_METHODS.CompareAndSwap, "leader", request, options);
+    const res = await this.#unary(RANGEDB_METHODS.CompareAndSwap, "leader", request, options, [
+      request.key,
+    ]);
     return {
       succeeded: res.succeeded,
       found: res.found,
@@ -360,12 +398,8 @@ export class RangeDbClient {
 
   async #commitBatch(ops: BatchOp[], options?: CallOptions): Promise<WriteResult> {
     const request = create(BatchRequestSchema, { ops, requestId: crypto.randomUUID() });
-    const res = await this.#unary(
-      RANGEDB_METHODS.Batch,
-      "leader",
-      request,
-      options,
-    );
+    const keys = ops.flatMap((op) => op.op.case === undefined ? [] : [op.op.value.key]);
+    const res = await this.#unary(RANGEDB_METHODS.Batch, "leader", request, options, keys);
     return { version: res.version };
   }
 
@@ -429,62 +463,4 @@ export class RangeDbClient {
   close(): void {
     this.#pool.close();
   }
-}
-
-/**
- * Validates the endpoints of {@linkcode connect}.
- *
- * @param endpoints `host:port` addresses
- * @throws {InvalidArgumentError} when there is none or one is not host:port
- */
-function validateEndpoints(endpoints: readonly string[]): void {
-  if (endpoints.length === 0) {
-    throw new InvalidArgumentError(
-      ErrorCode.INVALID_ARGUMENT,
-      "Cannot connect as no endpoint is given: pass at least one host:port",
-    );
-  }
-  for (const endpoint of endpoints) {
-    if (parseHostPort(endpoint) === undefined) {
-      throw new InvalidArgumentError(
-        ErrorCode.INVALID_ARGUMENT,
-        `Cannot connect as an endpoint is not host:port: got '${endpoint}'`,
-      );
-    }
-  }
-}
-
-/**
- * Connects to a RangeDB cluster: checks that an endpoint answers and learns the leader.
- *
- * @example
- * ```ts
- * import { connect } from "./mod.ts";
- * const db = await connect({ endpoints: ["127.0.0.1:7081", "127.0.0.1:7091"] });
- * await db.put("/user/123", JSON.stringify({ name: "John" }));
- * console.log(await db.getJson("/user/123"));
- * db.close();
- * ```
- *
- * @param options endpoints, default timeout, signal
- * @returns the client
- * @throws {InvalidArgumentError} for malformed endpoints
- * @throws {UnavailableError} when no endpoint answers within the timeout
- * @throws {CancelledError} when the signal aborts
- */
-export async function connect(options: ConnectOptions): Promise<RangeDbClient> {
-  validateEndpoints(options.endpoints);
-  const timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
-  const pool = new EndpointPool(
-    options.endpoints,
-    Math.floor(Math.random() * options.endpoints.length),
-  );
-  const client = new RangeDbClient(pool, timeoutMs);
-  try {
-    await client.findLeader({ timeoutMs, signal: options.signal });
-  } catch (err) {
-    client.close();
-    throw err;
-  }
-  return client;
 }

@@ -8,6 +8,10 @@
  * it is avoided for a few seconds and the configured endpoints are tried in turn (they forward to
  * the leader) before the leader is looked up again.
  *
+ * A point request may come with a direct route (`client_range_cache.ts`): its first attempt goes
+ * to the cached leader of its key's range; when that attempt fails retryably, the route is told
+ * (it evicts the entry and looks the range up again) and the call goes on at once as above.
+ *
  * A call that runs out of time fails with the last status a server sent (TimeoutError for a
  * server's DEADLINE_EXCEEDED, UnavailableError otherwise), or UnavailableError when no server
  * ever answered.
@@ -31,6 +35,7 @@ import { callUnary, RANGEDB_METHODS } from "./client_grpc.ts";
 import { create } from "@bufbuild/protobuf";
 import { ClusterStatusRequestSchema } from "../../proto/gen/rangedb/v1/admin_pb.ts";
 import { attemptDeadline, backoffDelayMs, isRetryable } from "./client_retry.ts";
+import type { DirectRoute } from "./client_range_cache.ts";
 
 /** Where a call goes: to range 1's leader, or to any endpoint. */
 export type Route = "leader" | "any";
@@ -100,11 +105,18 @@ export class CallRunner {
    * @param route leader-directed or any endpoint
    * @param budget deadline and signal
    * @param attempt one try against one endpoint
+   * @param direct where the first attempt goes (the cached leader of the key's range), if known
    * @returns the attempt's result
    * @throws {RangeDbClientError} the final failure: the server's refusal, CancelledError,
    * UnavailableError or TimeoutError
    */
-  async run<T>(name: string, route: Route, budget: CallBudget, attempt: Attempt<T>): Promise<T> {
+  async run<T>(
+    name: string,
+    route: Route,
+    budget: CallBudget,
+    attempt: Attempt<T>,
+    direct?: DirectRoute,
+  ): Promise<T> {
     const { timeoutMs, signal } = budget;
     const deadline = Date.now() + timeoutMs;
     let retries = 0;
@@ -129,9 +141,13 @@ export class CallRunner {
         await this.lookUpLeader(Math.min(deadline, Date.now() + LOOKUP_TIMEOUT_MS), signal, failed);
         lookUpLeader = false;
       }
+      const directed = direct !== undefined && !this.#pool.isUnreachable(direct.address)
+        ? direct
+        : undefined;
+      direct = undefined;
       const leader = route === "leader" && viaEndpoints === 0 ? this.#pool.leader : undefined;
-      const address = leader ?? this.#pool.nextEndpoint(failed);
-      if (leader === undefined && viaEndpoints > 0) viaEndpoints--;
+      const address = directed?.address ?? leader ?? this.#pool.nextEndpoint(failed);
+      if (directed === undefined && leader === undefined && viaEndpoints > 0) viaEndpoints--;
       try {
         const attemptEnd = attemptDeadline(Date.now(), deadline, timeoutMs);
         const result = await attempt(this.#pool.client(address), address, attemptEnd, signal);
@@ -143,6 +159,7 @@ export class CallRunner {
       } catch (raw) {
         const err = toClientError(raw, name, address, signal);
         if (!isRetryable(err)) throw err;
+        directed?.failed(err);
         last = err;
         failed = address;
         const answered = isServiceError(raw) && answeredByServer(raw);
@@ -152,10 +169,12 @@ export class CallRunner {
           // Nothing answered at this address: avoid it and go through the configured endpoints.
           const wasLeader = address === this.#pool.leader;
           this.#pool.markUnreachable(address);
-          if (wasLeader || route === "leader") {
+          if (wasLeader || (route === "leader" && directed === undefined)) {
             viaEndpoints = this.#pool.endpoints.length;
             lookUpLeader = true;
           }
+        } else if (directed !== undefined) {
+          // The cached leader of the key's range refused: that says nothing of range 1's leader.
         } else if (hint !== undefined && hint !== address) {
           this.#pool.leader = hint;
         } else if (address === this.#pool.leader || route === "leader") {
@@ -165,6 +184,8 @@ export class CallRunner {
       }
       const remaining = deadline - Date.now();
       if (remaining < MIN_LAST_ATTEMPT_MS) throw exhausted(name, timeoutMs, last, lastAnswer);
+      // A stale cache entry is no reason to wait: the fallback goes at once.
+      if (directed !== undefined) continue;
       const delay = Math.min(backoffDelayMs(retries++, this.#random()), remaining);
       try {
         await sleep(delay, signal);

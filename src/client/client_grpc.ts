@@ -14,6 +14,18 @@ import {
   ClusterStatusResponseSchema,
   ListNodesRequestSchema,
   ListNodesResponseSchema,
+  ListPartitionsRequestSchema,
+  ListPartitionsResponseSchema,
+  LookupRangeRequestSchema,
+  LookupRangeResponseSchema,
+  MergePartitionRequestSchema,
+  MergePartitionResponseSchema,
+  MetaGetRequestSchema,
+  MetaGetResponseSchema,
+  MetaListRequestSchema,
+  MetaListResponseSchema,
+  SplitPartitionRequestSchema,
+  SplitPartitionResponseSchema,
 } from "../../proto/gen/rangedb/v1/admin_pb.ts";
 import {
   BatchRequestSchema,
@@ -68,6 +80,24 @@ export const RANGEDB_METHODS = {
     ClusterStatusResponseSchema,
   ),
   ListNodes: method(`${ADMIN}/ListNodes`, ListNodesRequestSchema, ListNodesResponseSchema),
+  ListPartitions: method(
+    `${ADMIN}/ListPartitions`,
+    ListPartitionsRequestSchema,
+    ListPartitionsResponseSchema,
+  ),
+  SplitPartition: method(
+    `${ADMIN}/SplitPartition`,
+    SplitPartitionRequestSchema,
+    SplitPartitionResponseSchema,
+  ),
+  MergePartition: method(
+    `${ADMIN}/MergePartition`,
+    MergePartitionRequestSchema,
+    MergePartitionResponseSchema,
+  ),
+  MetaList: method(`${ADMIN}/MetaList`, MetaListRequestSchema, MetaListResponseSchema),
+  MetaGet: method(`${ADMIN}/MetaGet`, MetaGetRequestSchema, MetaGetResponseSchema),
+  LookupRange: method(`${ADMIN}/LookupRange`, LookupRangeRequestSchema, LookupRangeResponseSchema),
 } as const;
 
 /** The grpc-js client constructor for {@linkcode RANGEDB_METHODS}. */

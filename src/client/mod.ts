@@ -24,7 +24,14 @@
  *
  * @module
  */
-export { connect, DEFAULT_TIMEOUT_MS, RangeDbClient } from "./client.ts";
+export { DEFAULT_TIMEOUT_MS, RangeDbClient } from "./client.ts";
+export { connect } from "./client_connect.ts";
+export {
+  AdminApi,
+  type DryRunOptions,
+  type ListPartitionsOptions,
+  type MetaListOptions,
+} from "./client_admin.ts";
 export { Batch } from "./client_batch.ts";
 export type { Key, Value } from "./client_codec.ts";
 export {
@@ -47,7 +54,13 @@ export type {
 } from "./client_types.ts";
 export type {
   ClusterStatusResponse,
+  ListPartitionsResponse,
+  MergePartitionResponse,
+  MetaEntry,
+  MetaListResponse,
+  Migration,
   NodeStatus,
   RangeStatus,
+  SplitPartitionResponse,
 } from "../../proto/gen/rangedb/v1/admin_pb.ts";
 export { ErrorCode } from "../base/errors.ts";

@@ -1,14 +1,16 @@
 /**
  * The client admin service `rangedb.v1.Admin`: cluster status and the node list, answered from
- * this node's view of the store (`nodes()`, `ranges()`, `replicationFactor()`, `isReady()`).
+ * this node's view of the store (`nodes()`, `ranges()`, `replicationFactor()`, `isReady()`), and
+ * the partition and meta requests of {@linkcode AdminPartitions}.
  *
  * @module
  */
 
 import { create } from "@bufbuild/protobuf";
 import type * as grpc from "@grpc/grpc-js";
+import type { Clock } from "../base/clock.ts";
 import type { Logger } from "../base/logger.ts";
-import type { KvStore, NodeInfo, RangeInfo } from "../kv/kv_store.ts";
+import type { KvStore, NodeInfo } from "../kv/kv_store.ts";
 import {
   Admin,
   type ClusterStatusRequest,
@@ -19,18 +21,23 @@ import {
   ListNodesResponseSchema,
   type NodeStatus,
   NodeStatusSchema,
-  type RangeStatus,
-  RangeStatusSchema,
 } from "../../proto/gen/rangedb/v1/admin_pb.ts";
+import type { AdminPartitions } from "./admin_partitions.ts";
 import { grpcServiceDefinition } from "./grpc_definition.ts";
+import type { CallContext } from "./kv_request_routing.ts";
+import { callDeadline } from "./kv_service.ts";
+import { rangeStatusOf } from "./range_codec.ts";
 import { toServiceError } from "./status.ts";
 
 /** Dependencies of {@linkcode addAdminService}. */
 export interface AdminServiceDeps {
   store: KvStore;
+  /** The partition and meta requests. */
+  partitions: AdminPartitions;
   /** This node's name (`--node-id`), reported as `answered_by`; known once the node has its
    * identity, which may be after the service is added. */
   nodeName: () => string;
+  clock: Clock;
   logger: Logger;
 }
 
@@ -53,22 +60,6 @@ function nodeStatusOf(node: NodeInfo): NodeStatus {
   });
 }
 
-/** Converts a store range record to its wire form. */
-function rangeStatusOf(range: RangeInfo): RangeStatus {
-  return create(RangeStatusSchema, {
-    rangeId: BigInt(range.rangeId),
-    start: range.start,
-    end: range.end,
-    generation: BigInt(range.generation),
-    voters: range.voters.map(BigInt),
-    learners: range.learners.map(BigInt),
-    leaderNodeId: BigInt(range.leaderNodeId),
-    term: BigInt(range.term),
-    commitIndex: BigInt(range.commitIndex),
-    appliedIndex: BigInt(range.appliedIndex),
-  });
-}
-
 /**
  * Builds the ClusterStatus answer from the store.
  *
@@ -81,7 +72,7 @@ export function clusterStatusOf(store: KvStore, nodeName: string): ClusterStatus
     answeredBy: nodeName,
     healthy: store.isReady(),
     nodes: store.nodes().map(nodeStatusOf),
-    ranges: store.ranges().map(rangeStatusOf),
+    ranges: store.ranges().map((r) => rangeStatusOf(r)),
     replicationFactor: BigInt(store.replicationFactor()),
   });
 }
@@ -90,11 +81,32 @@ export function clusterStatusOf(store: KvStore, nodeName: string): ClusterStatus
  * Registers `rangedb.v1.Admin` on the client-facing `server`.
  *
  * @param server the grpc-js server of the client address
- * @param deps store, node name and logger
+ * @param deps store, partition requests, node name, clock and logger
  */
 export function addAdminService(server: grpc.Server, deps: AdminServiceDeps): void {
-  const { store, nodeName, logger } = deps;
+  const { store, partitions, nodeName, clock, logger } = deps;
+  const unary =
+    <Req, Res>(run: (req: Req, ctx: CallContext) => Promise<Res>) =>
+    (call: grpc.ServerUnaryCall<Req, Res>, callback: grpc.sendUnaryData<Res>) => {
+      const ctx = { deadline: callDeadline(call.getDeadline(), clock.now()), forwarded: false };
+      let running: Promise<Res>;
+      try {
+        running = run(call.request, ctx);
+      } catch (err) {
+        running = Promise.reject(err);
+      }
+      running.then(
+        (res) => callback(null, res),
+        (err) => callback(toServiceError(err, { logger })),
+      );
+    };
   server.addService(ADMIN_SERVICE_DEFINITION, {
+    ListPartitions: unary(partitions.listPartitions.bind(partitions)),
+    SplitPartition: unary(partitions.splitPartition.bind(partitions)),
+    MergePartition: unary(partitions.mergePartition.bind(partitions)),
+    LookupRange: unary(partitions.lookupRange.bind(partitions)),
+    MetaList: unary(partitions.metaList.bind(partitions)),
+    MetaGet: unary(partitions.metaGet.bind(partitions)),
     ClusterStatus: (
       _call: grpc.ServerUnaryCall<ClusterStatusRequest, ClusterStatusResponse>,
       callback: grpc.sendUnaryData<ClusterStatusResponse>,

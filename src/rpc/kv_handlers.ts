@@ -3,11 +3,19 @@
  * deadline and returning the response message. `kv_service.ts` calls it for client calls and
  * `peer_service.ts` (Peer.Forward) for requests forwarded by another node.
  *
- * Writes go to the store; on NOT_LEADER with a known leader they are forwarded once to that
- * leader's Peer.Forward; without a known leader they are retried every 50 ms until the deadline,
- * then fail with UNAVAILABLE. A forwarded request is never forwarded again: the receiver answers
- * NOT_LEADER and the original node retries. Reads run on this node (the store serves
- * linearizable reads on followers through ReadIndex).
+ * Requests are routed per range (docs/design/0009):
+ * - writes go to the store; on NOT_LEADER with a known leader (the range's, from the error's
+ *   details) they are forwarded to that leader's Peer.Forward; without a known leader they are
+ *   retried every 50 ms until the deadline, then fail with UNAVAILABLE;
+ * - a write or Get whose range has no replica here (RANGE_NOT_FOUND) is forwarded to the nodes of
+ *   the range as the lookup finds it (its leader first, then its voters);
+ * - RANGE_MOVED (a split or merge moved the key meanwhile) is retried here at once, where the
+ *   store resolves the key's range again, then after a pause;
+ * - a Range scan reads what this node's replicas cover and fetches the other parts page by page
+ *   (`kv_range_scan.ts`).
+ * A forwarded request is never forwarded again: the receiver answers NOT_LEADER or
+ * RANGE_NOT_FOUND and the original node tries the next node. Reads run on any replica (the store
+ * serves linearizable reads on followers through ReadIndex).
  *
  * The store gets a deadline somewhat before the call's ({@linkcode storeDeadline}), so that a
  * lost quorum is answered with UNAVAILABLE before the client's own deadline fires: a read that
@@ -17,20 +25,13 @@
  * @module
  */
 
-import {
-  create,
-  type DescMessage,
-  fromBinary,
-  type MessageShape,
-  toBinary,
-} from "@bufbuild/protobuf";
+import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
+import * as grpc from "@grpc/grpc-js";
 import type { Clock } from "../base/clock.ts";
 import { ErrorCode, isRangeDbError, RangeDbError } from "../base/errors.ts";
 import { DEFAULT_KEY_LIMITS, type KeyLimits } from "../base/key_limits.ts";
 import type { Logger } from "../base/logger.ts";
 import type { KvStore, VersionedValue } from "../kv/kv_store.ts";
-import { grpcStatusOf } from "./status.ts";
-import * as grpc from "@grpc/grpc-js";
 import {
   type BatchRequest,
   BatchRequestSchema,
@@ -54,68 +55,41 @@ import {
   type PutResponse,
   PutResponseSchema,
   type RangeRequest,
+  RangeRequestSchema,
   type RangeResponse,
   RangeResponseSchema,
 } from "../../proto/gen/rangedb/v1/kv_pb.ts";
+import { RangePageResponseSchema } from "../../proto/gen/rangedb/v1/peer_pb.ts";
 import type { PeerCaller } from "./forwarder.ts";
+import { rangePage, scanAcrossRanges } from "./kv_range_scan.ts";
 import {
   batchOps,
   scanBounds,
   validateCompareAndSwap,
-  validateRequestId,
   validateUserKey,
   validateUserValue,
 } from "./kv_validation.ts";
+import {
+  type CallContext,
+  KvRequestRouting,
+  readFailure,
+  storeDeadline,
+} from "./kv_request_routing.ts";
+import { RangeLocator } from "./range_locator.ts";
+import { grpcStatusOf } from "./status.ts";
 
-/** Keys per chunk of a Range stream. */
-export const RANGE_CHUNK_SIZE = 256;
+export { RANGE_CHUNK_SIZE } from "./kv_range_scan.ts";
+export { type CallContext, storeDeadline } from "./kv_request_routing.ts";
 
 const EMPTY = new Uint8Array(0);
-
-/** The least time the store's deadline leaves before the call's. */
-const MIN_DEADLINE_MARGIN_MS = 100;
-
-/** The share of a call's budget that the store's deadline leaves before the call's. */
-const DEADLINE_MARGIN_SHARE = 0.1;
-
-/**
- * The deadline handed to the store: 10% of the budget (at least 100 ms, at most half of it)
- * before the call's own, so that the node answers with its own status before the client gives up.
- *
- * @param deadline the call's absolute deadline, ms since the epoch
- * @param now the current time, ms since the epoch
- * @returns the store's absolute deadline
- *
- * @example
- * ```ts
- * import { storeDeadline } from "./kv_handlers.ts";
- * storeDeadline(10_000, 5_000); // 9_500
- * ```
- */
-export function storeDeadline(deadline: number, now: number): number {
-  const budget = Math.max(0, deadline - now);
-  const margin = Math.min(
-    Math.max(MIN_DEADLINE_MARGIN_MS, budget * DEADLINE_MARGIN_SHARE),
-    budget / 2,
-  );
-  return deadline - margin;
-}
 
 /** Receives one finished call: method, gRPC status name ("OK", "UNAVAILABLE"…), seconds. */
 export type ObserveCall = (method: string, code: string, seconds: number) => void;
 
-/** The request context of one call. */
-export interface CallContext {
-  /** Absolute deadline, ms since the epoch. */
-  deadline: number;
-  /** Whether another node forwarded this request (it is then never forwarded again). */
-  forwarded: boolean;
-}
-
 /** Dependencies of {@linkcode KvHandlers}. */
 export interface KvHandlerDeps {
   store: KvStore;
-  /** Reaches the leader's Peer.Forward. */
+  /** Reaches other nodes' Peer.Forward. */
   peers: PeerCaller;
   clock: Clock;
   logger: Logger;
@@ -127,8 +101,8 @@ export interface KvHandlerDeps {
   observe?: ObserveCall;
 }
 
-/** The KV methods a node accepts through Peer.Forward. */
-type ForwardableMethod = "Get" | "Put" | "Delete" | "Batch" | "CompareAndSwap";
+/** The KV methods a node accepts through Peer.Forward ("RangePage": one page of a scan). */
+type ForwardableMethod = "Get" | "Put" | "Delete" | "Batch" | "CompareAndSwap" | "RangePage";
 
 /**
  * The KV request logic.
@@ -141,46 +115,61 @@ type ForwardableMethod = "Get" | "Put" | "Delete" | "Batch" | "CompareAndSwap";
  */
 export class KvHandlers {
   readonly #store: KvStore;
-  readonly #peers: PeerCaller;
   readonly #clock: Clock;
-  readonly #logger: Logger;
   readonly #limits: Readonly<KeyLimits>;
   readonly #retryMs: number;
   readonly #observe: ObserveCall;
+  readonly #locator: RangeLocator;
+  readonly #routing: KvRequestRouting;
 
   /** @param deps store, peer caller, clock, logger and limits */
   constructor(deps: KvHandlerDeps) {
     this.#store = deps.store;
-    this.#peers = deps.peers;
     this.#clock = deps.clock;
-    this.#logger = deps.logger;
     this.#limits = deps.limits ?? DEFAULT_KEY_LIMITS;
     this.#retryMs = deps.retryIntervalMs ?? 50;
     this.#observe = deps.observe ?? (() => {});
+    this.#locator = new RangeLocator(deps);
+    this.#routing = new KvRequestRouting({
+      store: deps.store,
+      locator: this.#locator,
+      clock: deps.clock,
+      logger: deps.logger,
+      retryIntervalMs: this.#retryMs,
+    });
   }
 
   /** Reads one key. */
   async get(req: GetRequest, ctx: CallContext): Promise<GetResponse> {
     validateUserKey(req.key, "read", this.#limits);
-    const found = await this.#read(
+    return await this.#routing.read(
       ctx,
-      (deadline) => this.#store.get(req.key, { deadline, serializable: req.serializable }),
+      async (deadline) => {
+        const found = await this.#store.get(req.key, { deadline, serializable: req.serializable });
+        return found === undefined
+          ? create(GetResponseSchema)
+          : create(GetResponseSchema, { found: true, value: found.value, version: found.version });
+      },
+      {
+        method: "Get",
+        key: req.key,
+        request: () => toBinary(GetRequestSchema, req),
+        decode: (bytes) => fromBinary(GetResponseSchema, bytes),
+      },
     );
-    return found === undefined
-      ? create(GetResponseSchema)
-      : create(GetResponseSchema, { found: true, value: found.value, version: found.version });
   }
 
   /** Writes one key. */
   async put(req: PutRequest, ctx: CallContext): Promise<PutResponse> {
     validateUserKey(req.key, "write", this.#limits);
     validateUserValue(req.value, this.#limits);
-    return await this.#write(
+    return await this.#routing.write(
       "Put",
       PutRequestSchema,
       req,
       PutResponseSchema,
       ctx,
+      req.key,
       async (deadline) => {
         const res = await this.#store.put(req.key, req.value, writeOptions(req, deadline));
         return create(PutResponseSchema, { version: res.version });
@@ -191,12 +180,13 @@ export class KvHandlers {
   /** Deletes one key. */
   async delete(req: DeleteRequest, ctx: CallContext): Promise<DeleteResponse> {
     validateUserKey(req.key, "write", this.#limits);
-    return await this.#write(
+    return await this.#routing.write(
       "Delete",
       DeleteRequestSchema,
       req,
       DeleteResponseSchema,
       ctx,
+      req.key,
       async (deadline) => {
         const res = await this.#store.delete(req.key, writeOptions(req, deadline));
         return create(DeleteResponseSchema, { deleted: res.deleted, version: res.version });
@@ -204,15 +194,16 @@ export class KvHandlers {
     );
   }
 
-  /** Writes a batch atomically. */
+  /** Writes a batch atomically (the store runs a batch over several ranges as a 2PC). */
   async batch(req: BatchRequest, ctx: CallContext): Promise<BatchResponse> {
     const ops = batchOps(req.ops, this.#limits);
-    return await this.#write(
+    return await this.#routing.write(
       "Batch",
       BatchRequestSchema,
       req,
       BatchResponseSchema,
       ctx,
+      ops[0].key,
       async (deadline) => {
         const res = await this.#store.batch(ops, writeOptions(req, deadline));
         return create(BatchResponseSchema, { version: res.version });
@@ -226,12 +217,13 @@ export class KvHandlers {
     ctx: CallContext,
   ): Promise<CompareAndSwapResponse> {
     validateCompareAndSwap(req, this.#limits);
-    return await this.#write(
+    return await this.#routing.write(
       "CompareAndSwap",
       CompareAndSwapRequestSchema,
       req,
       CompareAndSwapResponseSchema,
       ctx,
+      req.key,
       async (deadline) => {
         const res = await this.#store.compareAndSwap(
           { key: req.key, expected: req.expectAbsent ? undefined : req.expected, value: req.value },
@@ -248,21 +240,27 @@ export class KvHandlers {
   }
 
   /**
-   * Validates a Range request and returns its chunks (one consistent snapshot).
+   * Validates a Range request and returns its chunks: this node's parts from its store, the
+   * others page by page from the nodes holding them.
    *
    * @throws {RangeDbError} INVALID_ARGUMENT at once for bad bounds
    */
   range(req: RangeRequest, ctx: CallContext): AsyncIterable<RangeResponse> {
-    const { start, end } = scanBounds(req, this.#limits);
+    const bounds = scanBounds(req, this.#limits);
     const budget = Math.max(0, ctx.deadline - this.#clock.now());
-    const chunks = this.#store.scan(start, end, {
-      deadline: storeDeadline(ctx.deadline, this.#clock.now()),
-      serializable: req.serializable,
-      limit: req.limit,
-      reverse: req.reverse,
-      keysOnly: req.keysOnly,
-      chunkSize: RANGE_CHUNK_SIZE,
-    });
+    const chunks: AsyncIterable<VersionedValue[]> = scanAcrossRanges(
+      {
+        store: this.#store,
+        locator: this.#locator,
+        clock: this.#clock,
+        limits: this.#limits,
+        retryIntervalMs: this.#retryMs,
+      },
+      req,
+      bounds,
+      storeDeadline(ctx.deadline, this.#clock.now()),
+      ctx.defaultDeadline ?? false,
+    );
     const store = this.#store;
     return (async function* () {
       const it = chunks[Symbol.asyncIterator]();
@@ -286,7 +284,7 @@ export class KvHandlers {
   /**
    * Runs a request forwarded by another node (Peer.Forward); never forwards it again.
    *
-   * @param method the KV method name
+   * @param method the KV method name, or "RangePage"
    * @param request the serialized request
    * @param deadline absolute deadline, ms since the epoch
    * @returns the serialized response
@@ -338,6 +336,16 @@ export class KvHandlers {
           CompareAndSwapResponseSchema,
           await this.compareAndSwap(fromBinary(CompareAndSwapRequestSchema, request), ctx),
         );
+      case "RangePage":
+        return toBinary(
+          RangePageResponseSchema,
+          await rangePage(
+            this.#store,
+            fromBinary(RangeRequestSchema, request),
+            storeDeadline(deadline, this.#clock.now()),
+            this.#limits,
+          ),
+        );
       default:
         throw new RangeDbError(
           ErrorCode.INVALID_ARGUMENT,
@@ -345,124 +353,19 @@ export class KvHandlers {
         );
     }
   }
-
-  /**
-   * Runs `local` with the store's deadline; on NOT_LEADER forwards to the known leader (unless
-   * already forwarded) or waits for one, until the deadline.
-   */
-  async #write<Req extends DescMessage, Res extends DescMessage>(
-    method: ForwardableMethod,
-    reqSchema: Req,
-    req: MessageShape<Req> & { requestId: string },
-    resSchema: Res,
-    ctx: CallContext,
-    local: (deadline: number) => Promise<MessageShape<Res>>,
-  ): Promise<MessageShape<Res>> {
-    validateRequestId(req.requestId);
-    const budget = Math.max(0, ctx.deadline - this.#clock.now());
-    const deadline = storeDeadline(ctx.deadline, this.#clock.now());
-    let lastFailure = `range 1 has no leader: no quorum reachable within ${budget} ms`;
-    for (;;) {
-      let leader: number;
-      try {
-        return await local(deadline);
-      } catch (err) {
-        if (isRangeDbError(err, ErrorCode.TIMEOUT) && this.#store.leaderNodeId() === 0) {
-          throw new RangeDbError(
-            ErrorCode.UNAVAILABLE,
-            `Cannot write as range 1 has no leader: no quorum reachable within ${budget} ms, the outcome is unknown`,
-            { cause: err, details: { ambiguous: true, leaderNodeId: 0 } },
-          );
-        }
-        if (!isRangeDbError(err, ErrorCode.NOT_LEADER) || ctx.forwarded) throw err;
-        leader = Number(err.details.leaderNodeId ?? 0);
-      }
-      const address = leader !== 0 && leader !== this.#store.nodeId
-        ? this.#store.peerAddressOf(leader)
-        : undefined;
-      if (address !== undefined) {
-        try {
-          const bytes = await this.#peers.forward(
-            address,
-            method,
-            toBinary(reqSchema, req),
-            deadline,
-          );
-          return fromBinary(resSchema, bytes);
-        } catch (err) {
-          if (!this.#mayRetryForward(err, req.requestId)) throw err;
-          lastFailure =
-            `the leader did not take the request: leader is node ${leader} at ${address}, last error is ${
-              (err as Error).message
-            }, waited ${budget} ms`;
-          this.#logger.debug("rpc forward retry", { node_id: leader, address, method });
-        }
-      }
-      await this.#pause(deadline, () => `Cannot write as ${lastFailure}`);
-    }
-  }
-
-  /** NOT_LEADER was not applied; a transport failure may have been, so only dedup makes it safe. */
-  #mayRetryForward(err: unknown, requestId: string): boolean {
-    if (isRangeDbError(err, ErrorCode.NOT_LEADER)) return true;
-    return isRangeDbError(err, ErrorCode.UNAVAILABLE) && err.details.transport === true &&
-      requestId !== "";
-  }
-
-  /**
-   * Runs a read with the store's deadline, retrying NOT_LEADER until then; a read that found no
-   * read point in time fails with UNAVAILABLE.
-   */
-  async #read<T>(ctx: CallContext, run: (deadline: number) => Promise<T>): Promise<T> {
-    const budget = Math.max(0, ctx.deadline - this.#clock.now());
-    const deadline = storeDeadline(ctx.deadline, this.#clock.now());
-    for (;;) {
-      try {
-        return await run(deadline);
-      } catch (err) {
-        if (!isRangeDbError(err, ErrorCode.NOT_LEADER)) {
-          throw readFailure(err, budget, this.#store.leaderNodeId());
-        }
-      }
-      await this.#pause(
-        deadline,
-        () => `Cannot read as range 1 has no leader: no quorum reachable within ${budget} ms`,
-      );
-    }
-  }
-
-  /** Waits one retry interval, or throws UNAVAILABLE when `deadline` would pass first. */
-  #pause(deadline: number, message: () => string): Promise<void> {
-    if (this.#clock.now() + this.#retryMs >= deadline) {
-      throw new RangeDbError(ErrorCode.UNAVAILABLE, message());
-    }
-    return new Promise((resolve) => this.#clock.after(this.#retryMs, resolve));
-  }
 }
 
-const FORWARDABLE = new Set<string>(["Get", "Put", "Delete", "Batch", "CompareAndSwap"]);
+const FORWARDABLE = new Set<string>([
+  "Get",
+  "Put",
+  "Delete",
+  "Batch",
+  "CompareAndSwap",
+  "RangePage",
+]);
 
 function writeOptions(req: { requestId: string }, deadline: number) {
   return { deadline, requestId: req.requestId === "" ? undefined : req.requestId };
-}
-
-/**
- * The error of a failed read: a TIMEOUT (no linearizable read point in time) becomes UNAVAILABLE,
- * since the client's own deadline has not passed yet; anything else is returned unchanged.
- *
- * @param err what the store threw
- * @param budget the call's budget, ms
- * @param leader range 1's leader as known here (0: none)
- */
-function readFailure(err: unknown, budget: number, leader: number): unknown {
-  if (!isRangeDbError(err, ErrorCode.TIMEOUT)) return err;
-  const message = leader === 0
-    ? `Cannot read as range 1 has no leader: no quorum reachable within ${budget} ms`
-    : `Cannot read as no quorum confirmed a read point within ${budget} ms: leader is node ${leader}`;
-  return new RangeDbError(ErrorCode.UNAVAILABLE, message, {
-    cause: err,
-    details: { leaderNodeId: leader },
-  });
 }
 
 function toRangeResponse(chunk: VersionedValue[], keysOnly: boolean): RangeResponse {

@@ -16,7 +16,7 @@ import type { Logger } from "../base/logger.ts";
 import type { KvStore } from "../kv/kv_store.ts";
 import { KV, type RangeRequest, type RangeResponse } from "../../proto/gen/rangedb/v1/kv_pb.ts";
 import { grpcServiceDefinition } from "./grpc_definition.ts";
-import { ErrorCode, RangeDbError } from "../base/errors.ts";
+import { ErrorCode, isRangeDbError, RangeDbError } from "../base/errors.ts";
 import type { CallContext, KvHandlers, ObserveCall } from "./kv_handlers.ts";
 import { toServiceError } from "./status.ts";
 
@@ -70,7 +70,9 @@ export function addKvService(server: grpc.Server, deps: KvServiceDeps): void {
   const statusOf = (err: unknown) => {
     let leaderClientAddress: string | undefined;
     try {
-      const leader = store.leaderNodeId();
+      // The leader of the request's range when the error names it, else range 1's.
+      const named = isRangeDbError(err) ? Number(err.details.leaderNodeId ?? 0) : 0;
+      const leader = named !== 0 ? named : store.leaderNodeId();
       leaderClientAddress = leader === 0 ? undefined : store.clientAddressOf(leader);
     } catch {
       // A store that is not open yet throws on every use: there is no leader to name, and a
@@ -103,7 +105,11 @@ export function addKvService(server: grpc.Server, deps: KvServiceDeps): void {
 
   const range = (call: grpc.ServerWritableStream<RangeRequest, RangeResponse>) => {
     const started = clock.monotonic();
-    const ctx = { deadline: callDeadline(call.getDeadline(), clock.now()), forwarded: false };
+    const ctx = {
+      deadline: callDeadline(call.getDeadline(), clock.now()),
+      forwarded: false,
+      defaultDeadline: ownDeadline(call.getDeadline()) === Infinity,
+    };
     streamRange(call, handlers, ctx, idleMs, ownDeadline(call.getDeadline())).then(
       () => finish("Range", started, call.cancelled ? grpc.status.CANCELLED : grpc.status.OK),
       (err) => {

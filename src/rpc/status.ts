@@ -4,7 +4,9 @@
  *
  * Trailing metadata `rangedb-error-code` carries RangeDB's own reason, so clients can tell
  * NOT_LEADER from other UNAVAILABLE failures; `rangedb-leader-client-address` names the leader's
- * client address when it is known.
+ * client address when it is known; `rangedb-error-details` carries the error's plain details
+ * (numbers, booleans, strings: `leaderNodeId`, `rangeId`, `ambiguous` …) as JSON, so that a node
+ * that forwarded a request learns, say, which node leads the range on the other side.
  *
  * @module
  */
@@ -17,6 +19,36 @@ import type { Logger } from "../base/logger.ts";
 export const ERROR_CODE_KEY = "rangedb-error-code";
 /** Trailing metadata key holding the leader's client address. */
 export const LEADER_CLIENT_ADDRESS_KEY = "rangedb-leader-client-address";
+/** Trailing metadata key holding the error's plain details as JSON. */
+export const ERROR_DETAILS_KEY = "rangedb-error-details";
+
+/** Details that describe the receiving side's own call and never cross the wire. */
+const LOCAL_DETAILS = new Set(["grpcCode", "transport", "leaderClientAddress"]);
+
+/** The details of `err` worth sending: plain values only (no bytes, no nested objects). */
+function plainDetails(details: Record<string, unknown>): Record<string, unknown> | undefined {
+  let out: Record<string, unknown> | undefined;
+  for (const [name, value] of Object.entries(details)) {
+    if (LOCAL_DETAILS.has(name)) continue;
+    const t = typeof value;
+    if (t !== "number" && t !== "boolean" && t !== "string") continue;
+    if (t === "number" && !Number.isFinite(value)) continue;
+    (out ??= {})[name] = value;
+  }
+  return out;
+}
+
+/** The details sent by the other side, or an empty object when none (or unreadable). */
+function receivedDetails(metadata: grpc.Metadata | undefined): Record<string, unknown> {
+  const sent = metadata?.get(ERROR_DETAILS_KEY)[0];
+  if (typeof sent !== "string") return {};
+  try {
+    const parsed = JSON.parse(sent);
+    return parsed !== null && typeof parsed === "object" && !Array.isArray(parsed) ? parsed : {};
+  } catch {
+    return {};
+  }
+}
 
 const TO_GRPC: Readonly<Record<ErrorCode, grpc.status>> = {
   INVALID_ARGUMENT: grpc.status.INVALID_ARGUMENT,
@@ -88,6 +120,8 @@ export function toServiceError(
   if (err instanceof RangeDbError) {
     code = err.code;
     message = err.message;
+    const details = plainDetails(err.details);
+    if (details !== undefined) metadata.set(ERROR_DETAILS_KEY, JSON.stringify(details));
   } else {
     code = ErrorCode.INTERNAL;
     message = err instanceof Error ? err.message : String(err);
@@ -115,7 +149,7 @@ export function toServiceError(
  * from `rangedb-error-code` when present, otherwise from the gRPC status. `details.grpcCode` is
  * the received status, `details.leaderClientAddress` the leader's address when sent, and
  * `details.transport` is true when the status did not come from a RangeDB handler (connection
- * failures, deadlines enforced by grpc itself).
+ * failures, deadlines enforced by grpc itself); the sender's plain details come along.
  *
  * @param err the error of a grpc-js client call
  * @returns the equivalent RangeDbError
@@ -128,7 +162,9 @@ export function fromServiceError(err: unknown): RangeDbError {
   const leader = se.metadata?.get(LEADER_CLIENT_ADDRESS_KEY)[0];
   const fromRangeDb = typeof sent === "string" && KNOWN_CODES.has(sent);
   const code = fromRangeDb ? sent as ErrorCode : FROM_GRPC.get(grpcCode) ?? ErrorCode.INTERNAL;
-  const details: Record<string, unknown> = { grpcCode, transport: !fromRangeDb };
+  const details: Record<string, unknown> = fromRangeDb ? receivedDetails(se.metadata) : {};
+  details.grpcCode = grpcCode;
+  details.transport = !fromRangeDb;
   if (typeof leader === "string") details.leaderClientAddress = leader;
   return new RangeDbError(code, message, { cause: err, details });
 }

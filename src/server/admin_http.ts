@@ -1,9 +1,11 @@
 /**
  * The admin HTTP port: health and readiness probes, Prometheus metrics and a JSON API under
- * `/api/v1/`. The console is served here too once it exists.
+ * `/api/v1/` (`node`, `cluster`, `partitions`). The console is served here too once it exists.
  *
  * @module
  */
+
+import { ErrorCode, isRangeDbError } from "../base/errors.ts";
 
 /** What the admin port needs to know about the node. */
 export interface AdminState {
@@ -18,6 +20,12 @@ export interface AdminState {
   nodeInfo(): Record<string, unknown>;
   /** The JSON document of `GET /api/v1/cluster`; absent before the node has joined a cluster. */
   clusterInfo?(): Record<string, unknown> | undefined;
+  /**
+   * The JSON document of `GET /api/v1/partitions` (`?show_migrations=true` adds the splits and
+   * merges in flight): every range of the cluster. Rejects with a RangeDbError when the list
+   * cannot be read (no quorum, still starting).
+   */
+  partitions?(showMigrations: boolean): Promise<Record<string, unknown>>;
   /** The Prometheus text of `GET /metrics` and its content type. */
   metrics?(): Promise<{ contentType: string; body: string }>;
 }
@@ -48,7 +56,7 @@ export async function handleAdminRequest(
   request: Request,
   state: AdminState,
 ): Promise<Response> {
-  const { pathname } = new URL(request.url);
+  const { pathname, searchParams } = new URL(request.url);
   if (request.method !== "GET" && request.method !== "HEAD") {
     return json(405, { error: `Cannot ${request.method} ${pathname}: only GET is supported` });
   }
@@ -68,6 +76,15 @@ export async function handleAdminRequest(
       return info === undefined
         ? json(503, { error: "Cannot describe the cluster as this node has not joined one yet" })
         : json(200, info);
+    }
+    case "/api/v1/partitions": {
+      if (state.partitions === undefined) return json(404, { error: `Cannot find ${pathname}` });
+      try {
+        return json(200, await state.partitions(searchParams.get("show_migrations") === "true"));
+      } catch (err) {
+        const code = isRangeDbError(err) ? err.code : ErrorCode.INTERNAL;
+        return json(503, { error: err instanceof Error ? err.message : String(err), code });
+      }
     }
     case "/metrics": {
       if (state.metrics === undefined) return json(404, { error: "Cannot find /metrics" });

@@ -31,8 +31,13 @@ import {
   type TransportHandler,
   validatePlantedBugEnv,
 } from "../kv/mod.ts";
+import { create } from "@bufbuild/protobuf";
+import type { ClusterRouter } from "../kv/cluster_router.ts";
+import { AdminPartitions } from "../rpc/admin_partitions.ts";
 import { addAdminService } from "../rpc/admin_service.ts";
+import { GrpcClusterRouter } from "../rpc/cluster_router.ts";
 import { Forwarder } from "../rpc/forwarder.ts";
+import { createForwardedRunner } from "../rpc/forwarded_requests.ts";
 import { SERVER_OPTIONS } from "../rpc/grpc_definition.ts";
 import { addHealthService, HealthStatus } from "../rpc/health_service.ts";
 import { createJoinHandler } from "../rpc/join_handler.ts";
@@ -40,9 +45,11 @@ import { KvHandlers } from "../rpc/kv_handlers.ts";
 import { addKvService } from "../rpc/kv_service.ts";
 import { addPeerService } from "../rpc/peer_service.ts";
 import { GrpcPeerTransport } from "../rpc/peer_transport.ts";
+import { partitionsJson } from "../rpc/range_codec.ts";
 import { type GrpcListener, listenGrpc } from "../rpc/grpc_listener.ts";
 import { addReflection } from "../rpc/reflection.ts";
 import { openLmdbEngine, validateCrashPointEnv } from "../storage/mod.ts";
+import { ListPartitionsRequestSchema } from "../../proto/gen/rangedb/v1/admin_pb.ts";
 import { type AdminServer, startAdminServer } from "./admin_http.ts";
 import { clusterInfo } from "./cluster_info.ts";
 import { checkFormationFlags, establishIdentity } from "./cluster_formation.ts";
@@ -59,6 +66,9 @@ import type { NodeIdentity } from "./node_identity.ts";
  * retry at once, to get the error that says why, rather than a refused connection.
  */
 export const FAILED_LINGER_MS = 2_000;
+
+/** The budget of the admin HTTP port's reads through the store (`/api/v1/partitions`). */
+const ADMIN_HTTP_DEADLINE_MS = 5_000;
 
 /** A running node. */
 export interface RunningServer {
@@ -177,6 +187,15 @@ export async function startServer(
       logger,
       observe: metrics.observeRequest,
     });
+    const partitions = new AdminPartitions({ store: late.store, peers: forwarder, clock, logger });
+    // The store's coordinators reach other nodes' ranges through the router (late-bound: it
+    // exists before the store opens).
+    const router: ClusterRouter = new GrpcClusterRouter({
+      store: late.store,
+      peers: forwarder,
+      clock,
+      logger,
+    });
     // Raft traffic that arrives before the store is open is dropped; Raft resends.
     const handler: TransportHandler = {
       receive: (from, messages) => store?.receive(from, messages),
@@ -195,7 +214,13 @@ export async function startServer(
       raftStreams: () => raftStreams,
       incarnationMatches: (nodeId, incarnation) =>
         store === undefined || store.incarnationMatches(nodeId, incarnation),
-      forward: handlers.runForwarded.bind(handlers),
+      forward: createForwardedRunner({
+        store: late.store,
+        kv: handlers,
+        admin: partitions,
+        clock,
+        observe: metrics.observeRequest,
+      }),
       join: createJoinHandler({ store: late.store, peers: forwarder, logger }),
       logger,
       clock,
@@ -213,7 +238,13 @@ export async function startServer(
       logger,
       observe: metrics.observeRequest,
     });
-    addAdminService(clientServer, { store: late.store, nodeName: () => nodeName, logger });
+    addAdminService(clientServer, {
+      store: late.store,
+      partitions,
+      nodeName: () => nodeName,
+      clock,
+      logger,
+    });
     addReflection(clientServer, ["rangedb.v1.KV", "rangedb.v1.Admin", "grpc.health.v1.Health"]);
     const clientBound = await bindGrpc(clientServer, flags.clientAddress, "client-address");
     cleanups.push(network(() => clientBound.listener.close()));
@@ -237,6 +268,13 @@ export async function startServer(
         ...failureInfo(),
       }),
       clusterInfo: () => store === undefined ? undefined : clusterInfo(store),
+      partitions: async (showMigrations) =>
+        partitionsJson(
+          await partitions.listPartitions(
+            create(ListPartitionsRequestSchema, { showMigrations }),
+            { deadline: clock.now() + ADMIN_HTTP_DEADLINE_MS, forwarded: false },
+          ),
+        ),
       metrics: async () => ({ contentType: metrics.contentType, body: await metrics.render() }),
     }).catch((cause) => {
       throw new RangeDbError(
@@ -307,7 +345,8 @@ export async function startServer(
       cancelLinger = clock.after(FAILED_LINGER_MS, () => failed.resolve(err));
       return err;
     };
-    store = await Store.open({
+    // `router` joins StoreOptions with issue 7's store; typed apart until both branches meet.
+    const storeOptions: Parameters<typeof Store.open>[0] & { router?: ClusterRouter } = {
       engine,
       identity: {
         clusterId,
@@ -323,7 +362,9 @@ export async function startServer(
       metrics: metrics.storeMetrics,
       onWriteFailure,
       maxSyncMs: flags.maxSyncDuration,
-    });
+      router,
+    };
+    store = await Store.open(storeOptions);
     const opened = store;
     transport.setHandler(handler);
     raftStreams = transport;

@@ -21,6 +21,8 @@ function memoryIo(stdin = "", env: Record<string, string> = {}) {
     },
     readStdin: () => Promise.resolve(enc.encode(stdin)),
     outIsTerminal: () => false,
+    inIsTerminal: () => false,
+    readLine: () => Promise.resolve(""),
     env,
   };
   return { io, stdout: () => out.map((b) => dec.decode(b)).join(""), stderr: () => err };

@@ -1,6 +1,7 @@
 /**
  * Fake RangeDB nodes for SDK tests: real gRPC servers on 127.0.0.1 port 0 serving the KV and
- * Admin methods from one shared in-memory map, recording every call. Tests script failures by
+ * Admin methods from one shared in-memory map, recording every call (the partition and meta
+ * methods answer UNIMPLEMENTED unless a test sets a handler). Tests script failures by
  * replacing a node's handler for a method (a handler may return a promise, e.g. one that never
  * settles to model a node that does not answer).
  *
@@ -51,6 +52,10 @@ export function status(
 }
 
 const dec = new TextDecoder();
+
+function unimplemented(): never {
+  throw status(grpc.status.UNIMPLEMENTED, "The method is not implemented");
+}
 
 /** One fake node. */
 export interface FakeNode {
@@ -145,6 +150,13 @@ export class FakeCluster {
         }),
       ListNodes: () => create(ListNodesResponseSchema, { nodes: this.#nodeStatuses() }),
       Range: () => undefined,
+      // Partition and meta methods: a server of before issue 7 (tests set handlers to answer).
+      ListPartitions: unimplemented,
+      SplitPartition: unimplemented,
+      MergePartition: unimplemented,
+      MetaList: unimplemented,
+      MetaGet: unimplemented,
+      LookupRange: unimplemented,
     };
   }
 

@@ -65,7 +65,12 @@ Deno.test("answerReflection() returns a file with its imports for a symbol", () 
     fileNames(
       ask({ messageRequest: { case: "fileContainingSymbol", value: "rangedb.v1.Peer.Join" } }),
     ),
-    ["rangedb/v1/peer.proto", "rangedb/v1/raft.proto"],
+    [
+      "rangedb/v1/peer.proto",
+      "rangedb/v1/admin.proto",
+      "rangedb/v1/kv.proto",
+      "rangedb/v1/raft.proto",
+    ],
   );
   for (const symbol of ["rangedb.v1.BatchOp.Put", "rangedb.v1.MessageType", "rangedb.v1.KV"]) {
     assert.equal(

@@ -3,6 +3,7 @@ import * as grpc from "@grpc/grpc-js";
 import { ErrorCode, RangeDbError } from "../../../src/base/errors.ts";
 import {
   ERROR_CODE_KEY,
+  ERROR_DETAILS_KEY,
   fromServiceError,
   grpcStatusOf,
   LEADER_CLIENT_ADDRESS_KEY,
@@ -16,6 +17,7 @@ const table: [ErrorCode, grpc.status][] = [
   [ErrorCode.ALREADY_EXISTS, grpc.status.ALREADY_EXISTS],
   [ErrorCode.NOT_LEADER, grpc.status.UNAVAILABLE],
   [ErrorCode.RANGE_NOT_FOUND, grpc.status.UNAVAILABLE],
+  [ErrorCode.RANGE_MOVED, grpc.status.UNAVAILABLE],
   [ErrorCode.TIMEOUT, grpc.status.DEADLINE_EXCEEDED],
   [ErrorCode.CANCELLED, grpc.status.CANCELLED],
   [ErrorCode.FAILED_PRECONDITION, grpc.status.FAILED_PRECONDITION],
@@ -73,4 +75,42 @@ Deno.test("fromServiceError() maps a transport status without RangeDB metadata",
   const deadline = fromServiceError({ ...err, code: grpc.status.DEADLINE_EXCEEDED });
   assert.equal(deadline.code, ErrorCode.TIMEOUT);
   assert.equal(fromServiceError({ ...err, code: grpc.status.UNKNOWN }).code, ErrorCode.INTERNAL);
+});
+
+Deno.test("toServiceError() sends plain details that fromServiceError() gives back", () => {
+  const se = toServiceError(
+    new RangeDbError(ErrorCode.NOT_LEADER, "Cannot write: not the leader", {
+      details: {
+        leaderNodeId: 3,
+        rangeId: 7,
+        ambiguous: false,
+        why: "moved",
+        key: new Uint8Array([1]),
+        nested: { a: 1 },
+        transport: true,
+        grpcCode: 14,
+      },
+    }),
+  );
+  assert.deepEqual(JSON.parse(String(se.metadata.get(ERROR_DETAILS_KEY)[0])), {
+    leaderNodeId: 3,
+    rangeId: 7,
+    ambiguous: false,
+    why: "moved",
+  });
+  const back = fromServiceError(se);
+  assert.deepEqual(back.details, {
+    leaderNodeId: 3,
+    rangeId: 7,
+    ambiguous: false,
+    why: "moved",
+    grpcCode: grpc.status.UNAVAILABLE,
+    transport: false,
+  });
+  // Details of a status without RangeDB's code (not from a RangeDB handler) are ignored.
+  se.metadata.remove(ERROR_CODE_KEY);
+  assert.equal(fromServiceError(se).details.leaderNodeId, undefined);
+  se.metadata.set(ERROR_CODE_KEY, "NOT_LEADER");
+  se.metadata.set(ERROR_DETAILS_KEY, "not json");
+  assert.equal(fromServiceError(se).details.leaderNodeId, undefined);
 });

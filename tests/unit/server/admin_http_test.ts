@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { ErrorCode, RangeDbError } from "../../../src/base/errors.ts";
 import { handleAdminRequest } from "../../../src/server/admin_http.ts";
 
 const cases: { method: string; path: string; ready: boolean; status: number; body: unknown }[] = [
@@ -62,4 +63,33 @@ Deno.test("handleAdminRequest() answers /readyz and /healthz with 503 and the re
     assert.equal(res.status, 503, path);
     assert.deepEqual(await res.json(), { status: "failed", reason }, path);
   }
+});
+
+Deno.test("handleAdminRequest() serves /api/v1/partitions, with migrations when asked, and 503 on failure", async () => {
+  const asked: boolean[] = [];
+  const state = {
+    ready: () => true,
+    nodeInfo: () => ({}),
+    partitions: (showMigrations: boolean) => {
+      asked.push(showMigrations);
+      return Promise.resolve({ partitions: [{ range_id: 1 }], migrations: [] });
+    },
+  };
+  const get = (path: string, s: Parameters<typeof handleAdminRequest>[1] = state) =>
+    handleAdminRequest(new Request(`http://node${path}`), s);
+  const res = await get("/api/v1/partitions");
+  assert.equal(res.status, 200);
+  assert.deepEqual(await res.json(), { partitions: [{ range_id: 1 }], migrations: [] });
+  await (await get("/api/v1/partitions?show_migrations=true")).body?.cancel();
+  assert.deepEqual(asked, [false, true]);
+  const failing = await get("/api/v1/partitions", {
+    ...state,
+    partitions: () =>
+      Promise.reject(new RangeDbError(ErrorCode.UNAVAILABLE, "Cannot list partitions: no quorum")),
+  });
+  assert.equal(failing.status, 503);
+  assert.deepEqual(await failing.json(), {
+    error: "Cannot list partitions: no quorum",
+    code: "UNAVAILABLE",
+  });
 });

@@ -9,6 +9,8 @@ import type { GenFile, GenMessage, GenService } from "@bufbuild/protobuf/codegen
 import { fileDesc, messageDesc, serviceDesc } from "@bufbuild/protobuf/codegenv2";
 import type { Migration } from "./admin_pb.ts";
 import { file_rangedb_v1_admin } from "./admin_pb.ts";
+import type { KeyValue } from "./kv_pb.ts";
+import { file_rangedb_v1_kv } from "./kv_pb.ts";
 import type { Message as Message$1, RaftMessageBatch } from "./raft_pb.ts";
 import { file_rangedb_v1_raft } from "./raft_pb.ts";
 import type { Message } from "@bufbuild/protobuf";
@@ -17,7 +19,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file rangedb/v1/peer.proto.
  */
 export const file_rangedb_v1_peer: GenFile = /*@__PURE__*/
-  fileDesc("ChVyYW5nZWRiL3YxL3BlZXIucHJvdG8SCnJhbmdlZGIudjEiVgoTUmFmdE1lc3NhZ2VzUmVxdWVzdBISCgpjbHVzdGVyX2lkGAEgASgJEisKBWJhdGNoGAIgASgLMhwucmFuZ2VkYi52MS5SYWZ0TWVzc2FnZUJhdGNoIl0KFFJhZnRNZXNzYWdlc1Jlc3BvbnNlEhgKEGJhdGNoZXNfcmVjZWl2ZWQYASABKAQSKwoFYmF0Y2gYAiABKAsyHC5yYW5nZWRiLnYxLlJhZnRNZXNzYWdlQmF0Y2gilwIKD1NuYXBzaG90UmVxdWVzdBIyCgZoZWFkZXIYASABKAsyIi5yYW5nZWRiLnYxLlNuYXBzaG90UmVxdWVzdC5IZWFkZXISKgoHZW50cmllcxgCIAMoCzIZLnJhbmdlZGIudjEuU25hcHNob3RFbnRyeRIMCgRkb25lGAMgASgIGpUBCgZIZWFkZXISEgoKY2x1c3Rlcl9pZBgBIAEoCRIUCgxmcm9tX25vZGVfaWQYAiABKAQSEgoKdG9fbm9kZV9pZBgDIAEoBBIQCghyYW5nZV9pZBgEIAEoBBIkCgdtZXNzYWdlGAUgASgLMhMucmFuZ2VkYi52MS5NZXNzYWdlEhUKDWFwcGxpZWRfc3RhdGUYBiABKAwiPQoNU25hcHNob3RFbnRyeRIQCghrZXlzcGFjZRgBIAEoCRILCgNrZXkYAiABKAwSDQoFdmFsdWUYAyABKAwiJAoQU25hcHNob3RSZXNwb25zZRIQCghhY2NlcHRlZBgBIAEoCCJFCg5Gb3J3YXJkUmVxdWVzdBISCgpjbHVzdGVyX2lkGAEgASgJEg4KBm1ldGhvZBgCIAEoCRIPCgdyZXF1ZXN0GAMgASgMIiMKD0ZvcndhcmRSZXNwb25zZRIQCghyZXNwb25zZRgBIAEoDCIuCg5Qcm9wb3NlUmVxdWVzdBILCgNrZXkYASABKAwSDwoHY29tbWFuZBgCIAEoDCIhCg9Qcm9wb3NlUmVzcG9uc2USDgoGcmVzdWx0GAEgASgMIjUKEldhaXRBcHBsaWVkUmVxdWVzdBIQCghyYW5nZV9pZBgBIAEoBBINCgVpbmRleBgCIAEoBCIsChNXYWl0QXBwbGllZFJlc3BvbnNlEhUKDWFwcGxpZWRfaW5kZXgYASABKAQiEwoRTWlncmF0aW9uc1JlcXVlc3QiPwoSTWlncmF0aW9uc1Jlc3BvbnNlEikKCm1pZ3JhdGlvbnMYASADKAsyFS5yYW5nZWRiLnYxLk1pZ3JhdGlvbiKdAQoLSm9pblJlcXVlc3QSDAoEbmFtZRgBIAEoCRIUCgxwZWVyX2FkZHJlc3MYAiABKAkSFgoOY2xpZW50X2FkZHJlc3MYAyABKAkSFQoNYWRtaW5fYWRkcmVzcxgEIAEoCRISCgpjbHVzdGVyX2lkGAUgASgJEhIKCmNoZWNrX29ubHkYBiABKAgSEwoLaW5jYXJuYXRpb24YByABKAkirgEKDEpvaW5SZXNwb25zZRISCgpjbHVzdGVyX2lkGAEgASgJEg8KB25vZGVfaWQYAiABKAQSQwoOcGVlcl9hZGRyZXNzZXMYAyADKAsyKy5yYW5nZWRiLnYxLkpvaW5SZXNwb25zZS5QZWVyQWRkcmVzc2VzRW50cnkaNAoSUGVlckFkZHJlc3Nlc0VudHJ5EgsKA2tleRgBIAEoBBINCgV2YWx1ZRgCIAEoCToCOAEypQIKBFBlZXISVQoMUmFmdE1lc3NhZ2VzEh8ucmFuZ2VkYi52MS5SYWZ0TWVzc2FnZXNSZXF1ZXN0GiAucmFuZ2VkYi52MS5SYWZ0TWVzc2FnZXNSZXNwb25zZSgBMAESRwoIU25hcHNob3QSGy5yYW5nZWRiLnYxLlNuYXBzaG90UmVxdWVzdBocLnJhbmdlZGIudjEuU25hcHNob3RSZXNwb25zZSgBEkIKB0ZvcndhcmQSGi5yYW5nZWRiLnYxLkZvcndhcmRSZXF1ZXN0GhsucmFuZ2VkYi52MS5Gb3J3YXJkUmVzcG9uc2USOQoESm9pbhIXLnJhbmdlZGIudjEuSm9pblJlcXVlc3QaGC5yYW5nZWRiLnYxLkpvaW5SZXNwb25zZWIGcHJvdG8z", [file_rangedb_v1_admin, file_rangedb_v1_raft]);
+  fileDesc("ChVyYW5nZWRiL3YxL3BlZXIucHJvdG8SCnJhbmdlZGIudjEiVgoTUmFmdE1lc3NhZ2VzUmVxdWVzdBISCgpjbHVzdGVyX2lkGAEgASgJEisKBWJhdGNoGAIgASgLMhwucmFuZ2VkYi52MS5SYWZ0TWVzc2FnZUJhdGNoIl0KFFJhZnRNZXNzYWdlc1Jlc3BvbnNlEhgKEGJhdGNoZXNfcmVjZWl2ZWQYASABKAQSKwoFYmF0Y2gYAiABKAsyHC5yYW5nZWRiLnYxLlJhZnRNZXNzYWdlQmF0Y2gilwIKD1NuYXBzaG90UmVxdWVzdBIyCgZoZWFkZXIYASABKAsyIi5yYW5nZWRiLnYxLlNuYXBzaG90UmVxdWVzdC5IZWFkZXISKgoHZW50cmllcxgCIAMoCzIZLnJhbmdlZGIudjEuU25hcHNob3RFbnRyeRIMCgRkb25lGAMgASgIGpUBCgZIZWFkZXISEgoKY2x1c3Rlcl9pZBgBIAEoCRIUCgxmcm9tX25vZGVfaWQYAiABKAQSEgoKdG9fbm9kZV9pZBgDIAEoBBIQCghyYW5nZV9pZBgEIAEoBBIkCgdtZXNzYWdlGAUgASgLMhMucmFuZ2VkYi52MS5NZXNzYWdlEhUKDWFwcGxpZWRfc3RhdGUYBiABKAwiPQoNU25hcHNob3RFbnRyeRIQCghrZXlzcGFjZRgBIAEoCRILCgNrZXkYAiABKAwSDQoFdmFsdWUYAyABKAwiJAoQU25hcHNob3RSZXNwb25zZRIQCghhY2NlcHRlZBgBIAEoCCJFCg5Gb3J3YXJkUmVxdWVzdBISCgpjbHVzdGVyX2lkGAEgASgJEg4KBm1ldGhvZBgCIAEoCRIPCgdyZXF1ZXN0GAMgASgMIiMKD0ZvcndhcmRSZXNwb25zZRIQCghyZXNwb25zZRgBIAEoDCIuCg5Qcm9wb3NlUmVxdWVzdBILCgNrZXkYASABKAwSDwoHY29tbWFuZBgCIAEoDCIhCg9Qcm9wb3NlUmVzcG9uc2USDgoGcmVzdWx0GAEgASgMIjUKEldhaXRBcHBsaWVkUmVxdWVzdBIQCghyYW5nZV9pZBgBIAEoBBINCgVpbmRleBgCIAEoBCIsChNXYWl0QXBwbGllZFJlc3BvbnNlEhUKDWFwcGxpZWRfaW5kZXgYASABKAQiEwoRTWlncmF0aW9uc1JlcXVlc3QiPwoSTWlncmF0aW9uc1Jlc3BvbnNlEikKCm1pZ3JhdGlvbnMYASADKAsyFS5yYW5nZWRiLnYxLk1pZ3JhdGlvbiJYChFSYW5nZVBhZ2VSZXNwb25zZRIhCgNrdnMYASADKAsyFC5yYW5nZWRiLnYxLktleVZhbHVlEgwKBG1vcmUYAiABKAgSEgoKcmVzdW1lX2tleRgDIAEoDCKdAQoLSm9pblJlcXVlc3QSDAoEbmFtZRgBIAEoCRIUCgxwZWVyX2FkZHJlc3MYAiABKAkSFgoOY2xpZW50X2FkZHJlc3MYAyABKAkSFQoNYWRtaW5fYWRkcmVzcxgEIAEoCRISCgpjbHVzdGVyX2lkGAUgASgJEhIKCmNoZWNrX29ubHkYBiABKAgSEwoLaW5jYXJuYXRpb24YByABKAkirgEKDEpvaW5SZXNwb25zZRISCgpjbHVzdGVyX2lkGAEgASgJEg8KB25vZGVfaWQYAiABKAQSQwoOcGVlcl9hZGRyZXNzZXMYAyADKAsyKy5yYW5nZWRiLnYxLkpvaW5SZXNwb25zZS5QZWVyQWRkcmVzc2VzRW50cnkaNAoSUGVlckFkZHJlc3Nlc0VudHJ5EgsKA2tleRgBIAEoBBINCgV2YWx1ZRgCIAEoCToCOAEypQIKBFBlZXISVQoMUmFmdE1lc3NhZ2VzEh8ucmFuZ2VkYi52MS5SYWZ0TWVzc2FnZXNSZXF1ZXN0GiAucmFuZ2VkYi52MS5SYWZ0TWVzc2FnZXNSZXNwb25zZSgBMAESRwoIU25hcHNob3QSGy5yYW5nZWRiLnYxLlNuYXBzaG90UmVxdWVzdBocLnJhbmdlZGIudjEuU25hcHNob3RSZXNwb25zZSgBEkIKB0ZvcndhcmQSGi5yYW5nZWRiLnYxLkZvcndhcmRSZXF1ZXN0GhsucmFuZ2VkYi52MS5Gb3J3YXJkUmVzcG9uc2USOQoESm9pbhIXLnJhbmdlZGIudjEuSm9pblJlcXVlc3QaGC5yYW5nZWRiLnYxLkpvaW5SZXNwb25zZWIGcHJvdG8z", [file_rangedb_v1_admin, file_rangedb_v1_kv, file_rangedb_v1_raft]);
 
 /**
  * One message the dialling node writes on a RaftMessages stream: the batch of one scheduler turn
@@ -213,7 +215,9 @@ export type ForwardRequest = Message<"rangedb.v1.ForwardRequest"> & {
   /**
    * The KV method name ("Put", "Delete", "Batch", "CompareAndSwap", "Get"), or an internal one:
    * "Propose" (ProposeRequest), "WaitApplied" (WaitAppliedRequest), "Migrations"
-   * (MigrationsRequest).
+   * (MigrationsRequest), "RangePage" (a RangeRequest, answered with a RangePageResponse), or an
+   * Admin method answered from the receiver's own store ("LookupRange", "ListPartitions",
+   * "MetaList", "MetaGet", with their admin.proto messages). The receiver never forwards again.
    *
    * @generated from field: string method = 2;
    */
@@ -372,6 +376,40 @@ export const MigrationsResponseSchema: GenMessage<MigrationsResponse> = /*@__PUR
   messageDesc(file_rangedb_v1_peer, 12);
 
 /**
+ * One page of a Range scan over a part of the key space that the asking node holds no replica
+ * of: the request is a RangeRequest limited to that part (its limit at most one page).
+ *
+ * @generated from message rangedb.v1.RangePageResponse
+ */
+export type RangePageResponse = Message<"rangedb.v1.RangePageResponse"> & {
+  /**
+   * @generated from field: repeated rangedb.v1.KeyValue kvs = 1;
+   */
+  kvs: KeyValue[];
+
+  /**
+   * Whether the part goes on past this page: it continues at resume_key, the next start key
+   * (forward) or the exclusive end (reverse). False: the part [start, end) was read to its end or
+   * to the request's limit.
+   *
+   * @generated from field: bool more = 2;
+   */
+  more: boolean;
+
+  /**
+   * @generated from field: bytes resume_key = 3;
+   */
+  resumeKey: Uint8Array;
+};
+
+/**
+ * Describes the message rangedb.v1.RangePageResponse.
+ * Use `create(RangePageResponseSchema)` to create a new message.
+ */
+export const RangePageResponseSchema: GenMessage<RangePageResponse> = /*@__PURE__*/
+  messageDesc(file_rangedb_v1_peer, 13);
+
+/**
  * @generated from message rangedb.v1.JoinRequest
  */
 export type JoinRequest = Message<"rangedb.v1.JoinRequest"> & {
@@ -425,7 +463,7 @@ export type JoinRequest = Message<"rangedb.v1.JoinRequest"> & {
  * Use `create(JoinRequestSchema)` to create a new message.
  */
 export const JoinRequestSchema: GenMessage<JoinRequest> = /*@__PURE__*/
-  messageDesc(file_rangedb_v1_peer, 13);
+  messageDesc(file_rangedb_v1_peer, 14);
 
 /**
  * @generated from message rangedb.v1.JoinResponse
@@ -456,7 +494,7 @@ export type JoinResponse = Message<"rangedb.v1.JoinResponse"> & {
  * Use `create(JoinResponseSchema)` to create a new message.
  */
 export const JoinResponseSchema: GenMessage<JoinResponse> = /*@__PURE__*/
-  messageDesc(file_rangedb_v1_peer, 14);
+  messageDesc(file_rangedb_v1_peer, 15);
 
 /**
  * @generated from service rangedb.v1.Peer
