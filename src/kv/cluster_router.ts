@@ -27,4 +27,12 @@ export interface ClusterRouter {
    *   the node cannot be reached; TIMEOUT
    */
   waitApplied(nodeId: number, rangeId: number, index: number, deadline: number): Promise<number>;
+  /**
+   * A block of `count` consecutive timestamps from the timestamp oracle on range 1's leader,
+   * wherever it is.
+   *
+   * @returns the first of the block
+   * @throws {RangeDbError} UNAVAILABLE/TIMEOUT when no oracle answered in time
+   */
+  timestamps(count: number, deadline: number): Promise<bigint>;
 }

@@ -325,6 +325,15 @@ export interface KvStore {
   mergeRange(rangeId: number, options?: CallOptions & { dryRun?: boolean }): Promise<MergeOutcome>;
   /** The splits and merges this node coordinates right now. */
   migrations(): MigrationInfo[];
+  /**
+   * A block of `count` consecutive timestamps from this node's timestamp oracle (range 1's
+   * leader), waiting for it to become ready.
+   *
+   * @returns the first of the block
+   * @throws {RangeDbError} NOT_LEADER (details.leaderNodeId: range 1's leader) off range 1's
+   *   leader; INVALID_ARGUMENT for a count outside 1…100,000; UNAVAILABLE at the deadline
+   */
+  allocateTimestamps(count: number, options?: CallOptions): Promise<bigint>;
 
   /**
    * Hands leadership of every range this node leads to the most caught-up voter and waits up to

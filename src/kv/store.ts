@@ -52,6 +52,7 @@ import { StoreRanges } from "./store_ranges.ts";
 import { StoreReads } from "./store_reads.ts";
 import { StoreWrites } from "./store_writes.ts";
 import { StoreCoordination } from "./store_coordination.ts";
+import { TimestampSource } from "./timestamp_source.ts";
 import { StoreMeta } from "./store_meta.ts";
 import type { ClusterRouter } from "./cluster_router.ts";
 import type {
@@ -130,6 +131,8 @@ export class Store implements KvStore, TransportHandler {
   readonly writes: StoreWrites;
   readonly meta: StoreMeta;
   readonly coordination: StoreCoordination;
+  /** Timestamps of writes: the local oracle, or blocks from range 1's leader. */
+  readonly timestamps: TimestampSource;
   readonly tickIntervalMs: number;
   readonly electionTick: number;
   readonly #replicaDeps: ReplicaDeps;
@@ -202,6 +205,11 @@ export class Store implements KvStore, TransportHandler {
       router: options.router,
       queues: options.rangeQueues,
     });
+    this.timestamps = new TimestampSource(
+      this.tso,
+      () => this.coordination.router,
+      () => this.firstRange()?.isLeader ?? false,
+    );
   }
 
   /**
@@ -466,6 +474,31 @@ export class Store implements KvStore, TransportHandler {
 
   migrations(): MigrationInfo[] {
     return this.coordination.migrationList();
+  }
+
+  allocateTimestamps(count: number, options?: CallOptions): Promise<bigint> {
+    this.checkRunning();
+    if (!Number.isInteger(count) || count < 1 || count > 100_000) {
+      return Promise.reject(
+        new RangeDbError(
+          ErrorCode.INVALID_ARGUMENT,
+          `Cannot hand out timestamps as the count is not between 1 and 100000: count is ${count}`,
+        ),
+      );
+    }
+    const r1 = this.firstRange();
+    if (r1 === undefined || !r1.isLeader) {
+      return Promise.reject(
+        new RangeDbError(
+          ErrorCode.NOT_LEADER,
+          `Cannot hand out timestamps as this node does not lead range 1: leader is ${
+            r1?.lead ?? 0
+          }`,
+          { details: { leaderNodeId: r1?.lead ?? 0, rangeId: 1 } },
+        ),
+      );
+    }
+    return this.tso.block(count, this.deadlineOf(options));
   }
 
   transferLeadershipAway(timeoutMs: number): Promise<void> {

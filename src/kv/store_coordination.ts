@@ -56,6 +56,7 @@ export function localRouter(store: Store): ClusterRouter {
       }
       return store.waitApplied(rangeId, index, { deadline });
     },
+    timestamps: (count, deadline) => store.allocateTimestamps(count, { deadline }),
   };
 }
 

@@ -66,7 +66,7 @@ export class StoreWrites {
         await pauseOrThrow(store, deadline, () => replica.notLeaderError());
         continue;
       }
-      const timestamp = store.tso.next() ?? await store.tso.timestamp(deadline);
+      const timestamp = await store.timestamps.timestamp(deadline);
       const cmd = newCommand({ requestId: options?.requestId ?? "", timestamp, body });
       try {
         return await replica.propose(cmd, deadline, true);

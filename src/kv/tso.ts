@@ -37,6 +37,8 @@ interface TsoWaiter {
   resolve(v: bigint): void;
   reject(e: Error): void;
   deadline: number;
+  /** Consecutive timestamps wanted (resolved with the first). @default 1 */
+  count?: number;
 }
 
 /**
@@ -145,6 +147,34 @@ export class TimestampOracle {
   }
 
   /**
+   * A block of `count` consecutive timestamps, synchronously: the first of them; undefined when
+   * they may not be handed out now.
+   */
+  nextBlock(count: number): bigint | undefined {
+    if (this.#limitMs === 0 || count < 1) return undefined;
+    let v = BigInt(this.#clock.now()) << 16n;
+    if (v <= this.#last) v = this.#last + 1n;
+    const last = v + BigInt(count - 1);
+    if (wallMsOf(last) >= this.#limitMs) return undefined;
+    this.#last = last;
+    return v;
+  }
+
+  /**
+   * A block of `count` consecutive timestamps, waiting for the oracle to become ready.
+   *
+   * @returns the first of the block
+   * @throws {RangeDbError} NOT_LEADER when leadership is lost, UNAVAILABLE at the deadline
+   */
+  block(count: number, deadline: number): Promise<bigint> {
+    const v = this.nextBlock(count);
+    if (v !== undefined) return Promise.resolve(v);
+    return new Promise((resolve, reject) =>
+      this.#waiters.push({ resolve, reject, deadline, count })
+    );
+  }
+
+  /**
    * The next timestamp, waiting for the oracle to become ready.
    *
    * @param deadline absolute ms (clock.now() scale)
@@ -185,7 +215,8 @@ export class TimestampOracle {
 
   #drain(): void {
     while (this.#waiters.length > 0) {
-      const v = this.next();
+      const count = this.#waiters[0].count ?? 1;
+      const v = count === 1 ? this.next() : this.nextBlock(count);
       if (v === undefined) return;
       this.#waiters.shift()!.resolve(v);
     }

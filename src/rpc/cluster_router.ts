@@ -30,6 +30,8 @@ import type { KvStore } from "../kv/kv_store.ts";
 import {
   ProposeRequestSchema,
   ProposeResponseSchema,
+  TimestampsRequestSchema,
+  TimestampsResponseSchema,
   WaitAppliedRequestSchema,
   WaitAppliedResponseSchema,
 } from "../../proto/gen/rangedb/v1/peer_pb.ts";
@@ -199,6 +201,53 @@ export class GrpcClusterRouter implements ClusterRouter {
             {
               cause: last,
             },
+          ),
+      );
+    }
+  }
+
+  /**
+   * A block of `count` timestamps from the timestamp oracle: this node's store when it leads
+   * range 1, else Peer.Forward "Timestamps" to range 1's leader (followed while it moves).
+   *
+   * @returns the first of the block
+   * @throws {RangeDbError} UNAVAILABLE when no oracle answered before the deadline
+   */
+  async timestamps(count: number, callDeadline: number): Promise<bigint> {
+    const deadline = storeDeadline(callDeadline, this.#clock.now());
+    const request = toBinary(
+      TimestampsRequestSchema,
+      create(TimestampsRequestSchema, { count }),
+    );
+    let reason = "range 1 has no leader";
+    let last: RangeDbError | undefined;
+    for (;;) {
+      let leader = 0;
+      try {
+        return await this.#store.allocateTimestamps(count, { deadline });
+      } catch (err) {
+        if (!isRangeDbError(err, ErrorCode.NOT_LEADER)) throw err;
+        leader = Number(err.details.leaderNodeId ?? 0);
+      }
+      const address = leader === 0 ? undefined : this.#store.peerAddressOf(leader);
+      if (address !== undefined) {
+        try {
+          const bytes = await this.#peers.forward(address, "Timestamps", request, deadline);
+          return fromBinary(TimestampsResponseSchema, bytes).first;
+        } catch (err) {
+          if (!isRangeDbError(err)) throw err;
+          if (err.code !== ErrorCode.NOT_LEADER && err.code !== ErrorCode.UNAVAILABLE) throw err;
+          last = err;
+          reason = `range 1's leader (node ${leader}) did not answer: ${err.message}`;
+        }
+      }
+      await this.#pause(
+        deadline,
+        () =>
+          new RangeDbError(
+            ErrorCode.UNAVAILABLE,
+            `Cannot get a timestamp for the write as ${reason}`,
+            { cause: last },
           ),
       );
     }

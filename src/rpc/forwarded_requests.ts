@@ -1,7 +1,8 @@
 /**
  * Runs the requests that other nodes send through Peer.Forward, by method name: the KV methods and
- * "RangePage" go to {@linkcode KvHandlers.runForwarded}; "Propose", "WaitApplied" and
- * "Migrations" run on this node's store (`proposeCommand`, `waitApplied`, `migrations`); the Admin
+ * "RangePage" go to {@linkcode KvHandlers.runForwarded}; "Propose", "WaitApplied",
+ * "Migrations" and "Timestamps" run on this node's store (`proposeCommand`, `waitApplied`,
+ * `migrations`, `allocateTimestamps`); the Admin
  * methods "LookupRange", "ListPartitions", "MetaList" and "MetaGet" answer from this node's store.
  * None of them is forwarded again: a node that cannot serve one answers with the store's error
  * (NOT_LEADER, RANGE_NOT_FOUND …) and the sending node tries another.
@@ -28,6 +29,8 @@ import {
   MigrationsResponseSchema,
   ProposeRequestSchema,
   ProposeResponseSchema,
+  TimestampsRequestSchema,
+  TimestampsResponseSchema,
   WaitAppliedRequestSchema,
   WaitAppliedResponseSchema,
 } from "../../proto/gen/rangedb/v1/peer_pb.ts";
@@ -72,6 +75,13 @@ export function createForwardedRunner(deps: ForwardedRunnerDeps): ForwardedRunne
   const { store, kv, admin, clock } = deps;
   const observe = deps.observe ?? (() => {});
   const internal: Record<string, Internal> = {
+    Timestamps: async (request, ctx) => {
+      const req = fromBinary(TimestampsRequestSchema, request);
+      const first = await store.allocateTimestamps(req.count, {
+        deadline: storeDeadline(ctx.deadline, clock.now()),
+      });
+      return toBinary(TimestampsResponseSchema, create(TimestampsResponseSchema, { first }));
+    },
     Propose: async (request, ctx) => {
       const req = fromBinary(ProposeRequestSchema, request);
       const result = await store.proposeCommand(req.key, req.command, {

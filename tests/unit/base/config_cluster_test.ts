@@ -23,7 +23,7 @@ Deno.test("defaultClusterConfig() holds the documented defaults", () => {
   const config = defaultClusterConfig();
   assert.equal(config.replicationFactor, 3);
   assert.equal(config.gcTtl, 25 * 3_600_000);
-  assert.equal(config.rangeMaxBytes, 512 * 1024 * 1024);
+  assert.equal(config.rangeMaxBytes, 64 * 1024 * 1024);
   assert.equal(config.maxKeyBytes, 4096);
   assert.equal(config.maxValueBytes, 8 * 1024 * 1024);
   assert.equal(Object.keys(config).length, CLUSTER_SETTING_NAMES.length);
@@ -81,10 +81,10 @@ Deno.test("withClusterSetting() checks combinations of settings", () => {
   const base = defaultClusterConfig();
   assert.equal(withClusterSetting(base, "range_min_bytes", "1MiB").rangeMinBytes, 1024 * 1024);
   assert.throws(
-    () => withClusterSetting(base, "range_min_bytes", "512MiB"),
+    () => withClusterSetting(base, "range_min_bytes", "64MiB"),
     invalid(
       "Cannot use cluster config as range_min_bytes is not below range_max_bytes: " +
-        "range_min_bytes is 512MiB, range_max_bytes is 512MiB",
+        "range_min_bytes is 64MiB, range_max_bytes is 64MiB",
     ),
   );
   assert.throws(
@@ -94,5 +94,5 @@ Deno.test("withClusterSetting() checks combinations of settings", () => {
         "raft_election_tick is 10, raft_heartbeat_tick is 10",
     ),
   );
-  assert.equal(base.rangeMinBytes, 128 * 1024 * 1024, "the input is not modified");
+  assert.equal(base.rangeMinBytes, 16 * 1024 * 1024, "the input is not modified");
 });

@@ -180,6 +180,24 @@ export class InProcessRouter implements ClusterRouter {
     }
     return store.waitApplied(rangeId, index, { deadline });
   }
+
+  async timestamps(count: number, deadline: number): Promise<bigint> {
+    for (;;) {
+      const oracle = [...this.stores.values()].find((st) => st.firstRange()?.isLeader);
+      try {
+        if (oracle !== undefined) return await oracle.allocateTimestamps(count, { deadline });
+      } catch (err) {
+        if (!RETRYABLE.has((err as { code?: string }).code ?? "")) throw err;
+      }
+      if (Date.now() > deadline) {
+        throw new RangeDbError(
+          ErrorCode.UNAVAILABLE,
+          "Cannot get timestamps as no oracle answered",
+        );
+      }
+      await sleep(10);
+    }
+  }
 }
 
 /** Options of a {@linkcode TestCluster}. */

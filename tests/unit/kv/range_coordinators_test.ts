@@ -69,6 +69,7 @@ class FakeRanges {
         }
         return Promise.resolve(encodeResult(result));
       },
+      timestamps: () => Promise.resolve(1n),
       waitApplied: () =>
         this.waitFails
           ? Promise.reject(new RangeDbError(ErrorCode.UNAVAILABLE, "node down"))

@@ -192,3 +192,38 @@ Deno.test("StoreCoordination splits a range that passes range_max_bytes and merg
     await c.close();
   }
 });
+
+Deno.test("Store writes on a range led away from range 1's leader take timestamps from its oracle", async () => {
+  const c = await TestCluster.create(3, { rangeQueues: true });
+  try {
+    await c.startAll();
+    await waitForLayout(c, ["[,_/)#2", "[_/,)#1"]);
+    const oracle = c.leader()!;
+    const other = [...c.stores.values()].find((st) => st !== oracle)!;
+    // Move range 2's leadership to a node without the oracle.
+    await waitFor(
+      () => {
+        const leading = c.leaderOf(b("/t"));
+        if (leading === other) return true;
+        const r2 = leading?.replicas.get(2);
+        r2?.enqueueEvent(() => r2.raw.transferLeader(other.nodeId));
+        return false;
+      },
+      10_000,
+      "range 2's leadership to move",
+    );
+    assert.equal(other.firstRange()?.isLeader, false);
+    // Writes in one event-loop turn share one request to the oracle; versions strictly increase.
+    const results = await Promise.all(
+      Array.from({ length: 50 }, (_, i) => other.put(b(`/t/${i}`), b(`${i}`))),
+    );
+    const versions = results.map((r) => r.version);
+    assert.equal(new Set(versions).size, 50);
+    const before = (await oracle.put(b("_/x"), b("1"))).version;
+    const after = await other.put(b("/t/late"), b("late"));
+    assert.ok(after.version > before, "a later write gets a later version");
+    assert.equal(s((await other.get(b("/t/7")))?.value), "7");
+  } finally {
+    await c.close();
+  }
+});

@@ -123,6 +123,7 @@ export function fakeStore(overrides: Partial<KvStore> & { nodeId?: number } = {}
     splitRange: unsupported,
     mergeRange: unsupported,
     migrations: () => [],
+    allocateTimestamps: unsupported,
     transferLeadershipAway: () => Promise.resolve(),
     stop: () => Promise.resolve(),
   };

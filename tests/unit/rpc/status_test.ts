@@ -18,6 +18,7 @@ const table: [ErrorCode, grpc.status][] = [
   [ErrorCode.NOT_LEADER, grpc.status.UNAVAILABLE],
   [ErrorCode.RANGE_NOT_FOUND, grpc.status.UNAVAILABLE],
   [ErrorCode.RANGE_MOVED, grpc.status.UNAVAILABLE],
+  [ErrorCode.LOCKED, grpc.status.UNAVAILABLE],
   [ErrorCode.TIMEOUT, grpc.status.DEADLINE_EXCEEDED],
   [ErrorCode.CANCELLED, grpc.status.CANCELLED],
   [ErrorCode.FAILED_PRECONDITION, grpc.status.FAILED_PRECONDITION],

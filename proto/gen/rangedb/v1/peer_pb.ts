@@ -19,7 +19,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file rangedb/v1/peer.proto.
  */
 export const file_rangedb_v1_peer: GenFile = /*@__PURE__*/
-  fileDesc("ChVyYW5nZWRiL3YxL3BlZXIucHJvdG8SCnJhbmdlZGIudjEiVgoTUmFmdE1lc3NhZ2VzUmVxdWVzdBISCgpjbHVzdGVyX2lkGAEgASgJEisKBWJhdGNoGAIgASgLMhwucmFuZ2VkYi52MS5SYWZ0TWVzc2FnZUJhdGNoIl0KFFJhZnRNZXNzYWdlc1Jlc3BvbnNlEhgKEGJhdGNoZXNfcmVjZWl2ZWQYASABKAQSKwoFYmF0Y2gYAiABKAsyHC5yYW5nZWRiLnYxLlJhZnRNZXNzYWdlQmF0Y2gilwIKD1NuYXBzaG90UmVxdWVzdBIyCgZoZWFkZXIYASABKAsyIi5yYW5nZWRiLnYxLlNuYXBzaG90UmVxdWVzdC5IZWFkZXISKgoHZW50cmllcxgCIAMoCzIZLnJhbmdlZGIudjEuU25hcHNob3RFbnRyeRIMCgRkb25lGAMgASgIGpUBCgZIZWFkZXISEgoKY2x1c3Rlcl9pZBgBIAEoCRIUCgxmcm9tX25vZGVfaWQYAiABKAQSEgoKdG9fbm9kZV9pZBgDIAEoBBIQCghyYW5nZV9pZBgEIAEoBBIkCgdtZXNzYWdlGAUgASgLMhMucmFuZ2VkYi52MS5NZXNzYWdlEhUKDWFwcGxpZWRfc3RhdGUYBiABKAwiPQoNU25hcHNob3RFbnRyeRIQCghrZXlzcGFjZRgBIAEoCRILCgNrZXkYAiABKAwSDQoFdmFsdWUYAyABKAwiJAoQU25hcHNob3RSZXNwb25zZRIQCghhY2NlcHRlZBgBIAEoCCJFCg5Gb3J3YXJkUmVxdWVzdBISCgpjbHVzdGVyX2lkGAEgASgJEg4KBm1ldGhvZBgCIAEoCRIPCgdyZXF1ZXN0GAMgASgMIiMKD0ZvcndhcmRSZXNwb25zZRIQCghyZXNwb25zZRgBIAEoDCIuCg5Qcm9wb3NlUmVxdWVzdBILCgNrZXkYASABKAwSDwoHY29tbWFuZBgCIAEoDCIhCg9Qcm9wb3NlUmVzcG9uc2USDgoGcmVzdWx0GAEgASgMIjUKEldhaXRBcHBsaWVkUmVxdWVzdBIQCghyYW5nZV9pZBgBIAEoBBINCgVpbmRleBgCIAEoBCIsChNXYWl0QXBwbGllZFJlc3BvbnNlEhUKDWFwcGxpZWRfaW5kZXgYASABKAQiEwoRTWlncmF0aW9uc1JlcXVlc3QiPwoSTWlncmF0aW9uc1Jlc3BvbnNlEikKCm1pZ3JhdGlvbnMYASADKAsyFS5yYW5nZWRiLnYxLk1pZ3JhdGlvbiJYChFSYW5nZVBhZ2VSZXNwb25zZRIhCgNrdnMYASADKAsyFC5yYW5nZWRiLnYxLktleVZhbHVlEgwKBG1vcmUYAiABKAgSEgoKcmVzdW1lX2tleRgDIAEoDCKdAQoLSm9pblJlcXVlc3QSDAoEbmFtZRgBIAEoCRIUCgxwZWVyX2FkZHJlc3MYAiABKAkSFgoOY2xpZW50X2FkZHJlc3MYAyABKAkSFQoNYWRtaW5fYWRkcmVzcxgEIAEoCRISCgpjbHVzdGVyX2lkGAUgASgJEhIKCmNoZWNrX29ubHkYBiABKAgSEwoLaW5jYXJuYXRpb24YByABKAkirgEKDEpvaW5SZXNwb25zZRISCgpjbHVzdGVyX2lkGAEgASgJEg8KB25vZGVfaWQYAiABKAQSQwoOcGVlcl9hZGRyZXNzZXMYAyADKAsyKy5yYW5nZWRiLnYxLkpvaW5SZXNwb25zZS5QZWVyQWRkcmVzc2VzRW50cnkaNAoSUGVlckFkZHJlc3Nlc0VudHJ5EgsKA2tleRgBIAEoBBINCgV2YWx1ZRgCIAEoCToCOAEypQIKBFBlZXISVQoMUmFmdE1lc3NhZ2VzEh8ucmFuZ2VkYi52MS5SYWZ0TWVzc2FnZXNSZXF1ZXN0GiAucmFuZ2VkYi52MS5SYWZ0TWVzc2FnZXNSZXNwb25zZSgBMAESRwoIU25hcHNob3QSGy5yYW5nZWRiLnYxLlNuYXBzaG90UmVxdWVzdBocLnJhbmdlZGIudjEuU25hcHNob3RSZXNwb25zZSgBEkIKB0ZvcndhcmQSGi5yYW5nZWRiLnYxLkZvcndhcmRSZXF1ZXN0GhsucmFuZ2VkYi52MS5Gb3J3YXJkUmVzcG9uc2USOQoESm9pbhIXLnJhbmdlZGIudjEuSm9pblJlcXVlc3QaGC5yYW5nZWRiLnYxLkpvaW5SZXNwb25zZWIGcHJvdG8z", [file_rangedb_v1_admin, file_rangedb_v1_kv, file_rangedb_v1_raft]);
+  fileDesc("ChVyYW5nZWRiL3YxL3BlZXIucHJvdG8SCnJhbmdlZGIudjEiVgoTUmFmdE1lc3NhZ2VzUmVxdWVzdBISCgpjbHVzdGVyX2lkGAEgASgJEisKBWJhdGNoGAIgASgLMhwucmFuZ2VkYi52MS5SYWZ0TWVzc2FnZUJhdGNoIl0KFFJhZnRNZXNzYWdlc1Jlc3BvbnNlEhgKEGJhdGNoZXNfcmVjZWl2ZWQYASABKAQSKwoFYmF0Y2gYAiABKAsyHC5yYW5nZWRiLnYxLlJhZnRNZXNzYWdlQmF0Y2gilwIKD1NuYXBzaG90UmVxdWVzdBIyCgZoZWFkZXIYASABKAsyIi5yYW5nZWRiLnYxLlNuYXBzaG90UmVxdWVzdC5IZWFkZXISKgoHZW50cmllcxgCIAMoCzIZLnJhbmdlZGIudjEuU25hcHNob3RFbnRyeRIMCgRkb25lGAMgASgIGpUBCgZIZWFkZXISEgoKY2x1c3Rlcl9pZBgBIAEoCRIUCgxmcm9tX25vZGVfaWQYAiABKAQSEgoKdG9fbm9kZV9pZBgDIAEoBBIQCghyYW5nZV9pZBgEIAEoBBIkCgdtZXNzYWdlGAUgASgLMhMucmFuZ2VkYi52MS5NZXNzYWdlEhUKDWFwcGxpZWRfc3RhdGUYBiABKAwiPQoNU25hcHNob3RFbnRyeRIQCghrZXlzcGFjZRgBIAEoCRILCgNrZXkYAiABKAwSDQoFdmFsdWUYAyABKAwiJAoQU25hcHNob3RSZXNwb25zZRIQCghhY2NlcHRlZBgBIAEoCCJFCg5Gb3J3YXJkUmVxdWVzdBISCgpjbHVzdGVyX2lkGAEgASgJEg4KBm1ldGhvZBgCIAEoCRIPCgdyZXF1ZXN0GAMgASgMIiMKD0ZvcndhcmRSZXNwb25zZRIQCghyZXNwb25zZRgBIAEoDCIuCg5Qcm9wb3NlUmVxdWVzdBILCgNrZXkYASABKAwSDwoHY29tbWFuZBgCIAEoDCIhCg9Qcm9wb3NlUmVzcG9uc2USDgoGcmVzdWx0GAEgASgMIjUKEldhaXRBcHBsaWVkUmVxdWVzdBIQCghyYW5nZV9pZBgBIAEoBBINCgVpbmRleBgCIAEoBCIsChNXYWl0QXBwbGllZFJlc3BvbnNlEhUKDWFwcGxpZWRfaW5kZXgYASABKAQiIgoRVGltZXN0YW1wc1JlcXVlc3QSDQoFY291bnQYASABKA0iIwoSVGltZXN0YW1wc1Jlc3BvbnNlEg0KBWZpcnN0GAEgASgEIhMKEU1pZ3JhdGlvbnNSZXF1ZXN0Ij8KEk1pZ3JhdGlvbnNSZXNwb25zZRIpCgptaWdyYXRpb25zGAEgAygLMhUucmFuZ2VkYi52MS5NaWdyYXRpb24iWAoRUmFuZ2VQYWdlUmVzcG9uc2USIQoDa3ZzGAEgAygLMhQucmFuZ2VkYi52MS5LZXlWYWx1ZRIMCgRtb3JlGAIgASgIEhIKCnJlc3VtZV9rZXkYAyABKAwinQEKC0pvaW5SZXF1ZXN0EgwKBG5hbWUYASABKAkSFAoMcGVlcl9hZGRyZXNzGAIgASgJEhYKDmNsaWVudF9hZGRyZXNzGAMgASgJEhUKDWFkbWluX2FkZHJlc3MYBCABKAkSEgoKY2x1c3Rlcl9pZBgFIAEoCRISCgpjaGVja19vbmx5GAYgASgIEhMKC2luY2FybmF0aW9uGAcgASgJIq4BCgxKb2luUmVzcG9uc2USEgoKY2x1c3Rlcl9pZBgBIAEoCRIPCgdub2RlX2lkGAIgASgEEkMKDnBlZXJfYWRkcmVzc2VzGAMgAygLMisucmFuZ2VkYi52MS5Kb2luUmVzcG9uc2UuUGVlckFkZHJlc3Nlc0VudHJ5GjQKElBlZXJBZGRyZXNzZXNFbnRyeRILCgNrZXkYASABKAQSDQoFdmFsdWUYAiABKAk6AjgBMqUCCgRQZWVyElUKDFJhZnRNZXNzYWdlcxIfLnJhbmdlZGIudjEuUmFmdE1lc3NhZ2VzUmVxdWVzdBogLnJhbmdlZGIudjEuUmFmdE1lc3NhZ2VzUmVzcG9uc2UoATABEkcKCFNuYXBzaG90EhsucmFuZ2VkYi52MS5TbmFwc2hvdFJlcXVlc3QaHC5yYW5nZWRiLnYxLlNuYXBzaG90UmVzcG9uc2UoARJCCgdGb3J3YXJkEhoucmFuZ2VkYi52MS5Gb3J3YXJkUmVxdWVzdBobLnJhbmdlZGIudjEuRm9yd2FyZFJlc3BvbnNlEjkKBEpvaW4SFy5yYW5nZWRiLnYxLkpvaW5SZXF1ZXN0GhgucmFuZ2VkYi52MS5Kb2luUmVzcG9uc2ViBnByb3RvMw", [file_rangedb_v1_admin, file_rangedb_v1_kv, file_rangedb_v1_raft]);
 
 /**
  * One message the dialling node writes on a RaftMessages stream: the batch of one scheduler turn
@@ -344,6 +344,45 @@ export const WaitAppliedResponseSchema: GenMessage<WaitAppliedResponse> = /*@__P
   messageDesc(file_rangedb_v1_peer, 10);
 
 /**
+ * A block of `count` consecutive timestamps from the timestamp oracle (range 1's leader), for a
+ * node that leads other ranges: their writes take their timestamps from it.
+ *
+ * @generated from message rangedb.v1.TimestampsRequest
+ */
+export type TimestampsRequest = Message<"rangedb.v1.TimestampsRequest"> & {
+  /**
+   * @generated from field: uint32 count = 1;
+   */
+  count: number;
+};
+
+/**
+ * Describes the message rangedb.v1.TimestampsRequest.
+ * Use `create(TimestampsRequestSchema)` to create a new message.
+ */
+export const TimestampsRequestSchema: GenMessage<TimestampsRequest> = /*@__PURE__*/
+  messageDesc(file_rangedb_v1_peer, 11);
+
+/**
+ * @generated from message rangedb.v1.TimestampsResponse
+ */
+export type TimestampsResponse = Message<"rangedb.v1.TimestampsResponse"> & {
+  /**
+   * The first of the block (versions: wall ms << 16 | logical); the block is first … first+count-1.
+   *
+   * @generated from field: uint64 first = 1;
+   */
+  first: bigint;
+};
+
+/**
+ * Describes the message rangedb.v1.TimestampsResponse.
+ * Use `create(TimestampsResponseSchema)` to create a new message.
+ */
+export const TimestampsResponseSchema: GenMessage<TimestampsResponse> = /*@__PURE__*/
+  messageDesc(file_rangedb_v1_peer, 12);
+
+/**
  * The splits and merges the receiver coordinates right now.
  *
  * @generated from message rangedb.v1.MigrationsRequest
@@ -356,7 +395,7 @@ export type MigrationsRequest = Message<"rangedb.v1.MigrationsRequest"> & {
  * Use `create(MigrationsRequestSchema)` to create a new message.
  */
 export const MigrationsRequestSchema: GenMessage<MigrationsRequest> = /*@__PURE__*/
-  messageDesc(file_rangedb_v1_peer, 11);
+  messageDesc(file_rangedb_v1_peer, 13);
 
 /**
  * @generated from message rangedb.v1.MigrationsResponse
@@ -373,7 +412,7 @@ export type MigrationsResponse = Message<"rangedb.v1.MigrationsResponse"> & {
  * Use `create(MigrationsResponseSchema)` to create a new message.
  */
 export const MigrationsResponseSchema: GenMessage<MigrationsResponse> = /*@__PURE__*/
-  messageDesc(file_rangedb_v1_peer, 12);
+  messageDesc(file_rangedb_v1_peer, 14);
 
 /**
  * One page of a Range scan over a part of the key space that the asking node holds no replica
@@ -407,7 +446,7 @@ export type RangePageResponse = Message<"rangedb.v1.RangePageResponse"> & {
  * Use `create(RangePageResponseSchema)` to create a new message.
  */
 export const RangePageResponseSchema: GenMessage<RangePageResponse> = /*@__PURE__*/
-  messageDesc(file_rangedb_v1_peer, 13);
+  messageDesc(file_rangedb_v1_peer, 15);
 
 /**
  * @generated from message rangedb.v1.JoinRequest
@@ -463,7 +502,7 @@ export type JoinRequest = Message<"rangedb.v1.JoinRequest"> & {
  * Use `create(JoinRequestSchema)` to create a new message.
  */
 export const JoinRequestSchema: GenMessage<JoinRequest> = /*@__PURE__*/
-  messageDesc(file_rangedb_v1_peer, 14);
+  messageDesc(file_rangedb_v1_peer, 16);
 
 /**
  * @generated from message rangedb.v1.JoinResponse
@@ -494,7 +533,7 @@ export type JoinResponse = Message<"rangedb.v1.JoinResponse"> & {
  * Use `create(JoinResponseSchema)` to create a new message.
  */
 export const JoinResponseSchema: GenMessage<JoinResponse> = /*@__PURE__*/
-  messageDesc(file_rangedb_v1_peer, 15);
+  messageDesc(file_rangedb_v1_peer, 17);
 
 /**
  * @generated from service rangedb.v1.Peer
