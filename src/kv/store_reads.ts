@@ -20,7 +20,7 @@
 
 import { ErrorCode, isRangeDbError, RangeDbError } from "../base/errors.ts";
 import { compareBytes, MAX_TIMESTAMP } from "../base/key_encoding.ts";
-import { mvccGet } from "../mvcc/mod.ts";
+import { type Intent, mvccGet } from "../mvcc/mod.ts";
 import { inSpan, showKey } from "./apply_context.ts";
 import type { ReadOptions, ScanOptions, VersionedValue } from "./kv_store.ts";
 import { isPlanted } from "./planted_bugs.ts";
@@ -116,7 +116,14 @@ export class StoreReads {
     for (;;) {
       const r = store.replicaFor(key);
       if (!r.frozen && await this.#readPoint(r, options, deadline)) {
-        if (this.#live(r) && inSpan(r.descriptor, key)) return read(store, key);
+        if (this.#live(r) && inSpan(r.descriptor, key)) {
+          const got = read(store, key);
+          if (got === undefined || !("intent" in got)) return got;
+          // A cross-range batch holds the key: wait for it (or settle it past its TTL), read again.
+          await store.coordination.resolver.resolve(got.intent, deadline);
+          if (store.clock.now() >= deadline) throw lockedError(key);
+          continue;
+        }
       }
       await pauseOrThrow(store, deadline, () => movedError(key, r));
     }
@@ -164,14 +171,27 @@ export class StoreReads {
       const partHi = reverse ? cursor : d!.end.length === 0 ? hi : minKey(hi, d!.end);
       // Taken right after the re-check: the part is read as the range held it then.
       const snap = store.engine.snapshot();
+      let locked: Intent | undefined;
+      let last: Uint8Array | undefined;
       try {
         const part = scanChunks(snap, partLo, partHi, { ...options, limit: remaining });
         for (const chunk of part) {
           remaining -= chunk.length;
+          if (chunk.length > 0) last = chunk[chunk.length - 1].key;
           yield chunk;
         }
+      } catch (err) {
+        if (!isRangeDbError(err, ErrorCode.LOCKED)) throw err;
+        locked = err.details.intent as Intent;
       } finally {
         snap.close();
+      }
+      if (locked !== undefined) {
+        // Resume after what was returned, once the batch holding the key is resolved.
+        if (last !== undefined) cursor = reverse ? last : successor(last);
+        await store.coordination.resolver.resolve(locked, deadline);
+        if (store.clock.now() >= deadline) throw lockedError(locked.key);
+        continue;
       }
       cursor = reverse ? partLo : partHi;
       // Without a deadline each part gets the default: a long scan may outlast one.
@@ -180,16 +200,28 @@ export class StoreReads {
   }
 }
 
-function read(store: Store, key: Uint8Array): VersionedValue | undefined {
+function read(store: Store, key: Uint8Array): VersionedValue | { intent: Intent } | undefined {
   const r = mvccGet(store.engine, key, MAX_TIMESTAMP);
   if (r.status === "absent") return undefined;
-  if (r.status === "locked") {
-    throw new RangeDbError(
-      ErrorCode.UNAVAILABLE,
-      "Cannot read key as it is locked by a transaction",
-    );
-  }
+  if (r.status === "locked") return { intent: r.intents[0] };
   return { key, value: r.value, version: versionOf(r.timestamp) };
+}
+
+/** The key right after `key` in byte order. */
+function successor(key: Uint8Array): Uint8Array {
+  const out = new Uint8Array(key.length + 1);
+  out.set(key);
+  return out;
+}
+
+/** A key still held by a batch at the deadline. */
+export function lockedError(key: Uint8Array): RangeDbError {
+  return new RangeDbError(
+    ErrorCode.LOCKED,
+    `Cannot read key as a cross-range batch holding it did not resolve before the deadline: key is ${
+      showKey(key)
+    }`,
+  );
 }
 
 function minKey(a: Uint8Array, b: Uint8Array): Uint8Array {

@@ -38,9 +38,11 @@ export function* scanChunks(
     const limit = Math.min(chunkSize, remaining);
     const r = mvccScan(snap, { start: from, end: to, timestamp: MAX_TIMESTAMP, limit, reverse });
     if (r.status === "locked") {
+      // The caller resolves the intent and reads on from here.
       throw new RangeDbError(
-        ErrorCode.UNAVAILABLE,
-        "Cannot scan as a key is locked by a transaction",
+        ErrorCode.LOCKED,
+        "Cannot scan on as a key is held by a cross-range batch",
+        { details: { intent: r.intents[0] } },
       );
     }
     if (r.rows.length === 0) return;

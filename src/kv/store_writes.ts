@@ -11,6 +11,7 @@
  * @module
  */
 
+import { decodeIntent, type Intent } from "../mvcc/mod.ts";
 import { ErrorCode, isRangeDbError, RangeDbError } from "../base/errors.ts";
 import { type CommandResult, newCommand } from "./command.ts";
 import { inSpan, showKey } from "./apply_context.ts";
@@ -71,6 +72,15 @@ export class StoreWrites {
       try {
         return await replica.propose(cmd, deadline, true);
       } catch (err) {
+        if (isRangeDbError(err, ErrorCode.LOCKED)) {
+          // A cross-range batch holds a key: nothing was written. Wait for the batch (or settle
+          // it past its TTL), then write again.
+          const intent = intentOn(store, keys);
+          if (intent !== undefined) await store.coordination.resolver.resolve(intent, deadline);
+          else await pauseOrThrow(store, deadline, () => err);
+          if (store.clock.now() >= deadline) throw err;
+          continue;
+        }
         if (!isRangeDbError(err, ErrorCode.RANGE_MOVED)) throw err;
         // The range changed under the proposal: nothing was applied (not even a dedupe record).
         if (replica === last) await pauseOrThrow(store, deadline, () => err);
@@ -150,4 +160,13 @@ export class StoreWrites {
       version: r.succeeded ? r.version : 0n,
     };
   }
+}
+
+/** The intent on the first of `keys` that holds one, in this node's engine. */
+function intentOn(store: Store, keys: Uint8Array[]): Intent | undefined {
+  for (const key of keys) {
+    const stored = store.engine.get("locks", key);
+    if (stored !== undefined) return decodeIntent(key, stored);
+  }
+  return undefined;
 }

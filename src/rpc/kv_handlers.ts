@@ -25,6 +25,7 @@
  * @module
  */
 
+import type { CrossRangeBatch } from "../txn/batch_committer.ts";
 import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
 import * as grpc from "@grpc/grpc-js";
 import type { Clock } from "../base/clock.ts";
@@ -99,6 +100,11 @@ export interface KvHandlerDeps {
   retryIntervalMs?: number;
   /** Metrics hook for requests forwarded by other nodes (Peer.Forward). @default no-op */
   observe?: ObserveCall;
+  /**
+   * Commits a batch whose keys lie in several ranges (the two-phase commit of src/txn); without
+   * it such a batch is refused with the store's INVALID_ARGUMENT.
+   */
+  crossRangeBatch?: CrossRangeBatch;
 }
 
 /** The KV methods a node accepts through Peer.Forward ("RangePage": one page of a scan). */
@@ -115,6 +121,7 @@ type ForwardableMethod = "Get" | "Put" | "Delete" | "Batch" | "CompareAndSwap" |
  */
 export class KvHandlers {
   readonly #store: KvStore;
+  readonly #crossRangeBatch: CrossRangeBatch | undefined;
   readonly #clock: Clock;
   readonly #limits: Readonly<KeyLimits>;
   readonly #retryMs: number;
@@ -125,6 +132,7 @@ export class KvHandlers {
   /** @param deps store, peer caller, clock, logger and limits */
   constructor(deps: KvHandlerDeps) {
     this.#store = deps.store;
+    this.#crossRangeBatch = deps.crossRangeBatch;
     this.#clock = deps.clock;
     this.#limits = deps.limits ?? DEFAULT_KEY_LIMITS;
     this.#retryMs = deps.retryIntervalMs ?? 50;
@@ -205,8 +213,18 @@ export class KvHandlers {
       ctx,
       ops[0].key,
       async (deadline) => {
-        const res = await this.#store.batch(ops, writeOptions(req, deadline));
-        return create(BatchResponseSchema, { version: res.version });
+        try {
+          const res = await this.#store.batch(ops, writeOptions(req, deadline));
+          return create(BatchResponseSchema, { version: res.version });
+        } catch (err) {
+          const cross = this.#crossRangeBatch;
+          if (
+            cross === undefined || !isRangeDbError(err, ErrorCode.INVALID_ARGUMENT) ||
+            err.details.crossRange !== true
+          ) throw err;
+          const res = await cross(ops, { deadline, requestId: req.requestId || undefined });
+          return create(BatchResponseSchema, { version: res.version });
+        }
       },
     );
   }

@@ -36,6 +36,7 @@ import type { ClusterRouter } from "../kv/cluster_router.ts";
 import { AdminPartitions } from "../rpc/admin_partitions.ts";
 import { addAdminService } from "../rpc/admin_service.ts";
 import { GrpcClusterRouter } from "../rpc/cluster_router.ts";
+import { batchCommitter } from "../txn/batch_committer.ts";
 import { Forwarder } from "../rpc/forwarder.ts";
 import { createForwardedRunner } from "../rpc/forwarded_requests.ts";
 import { SERVER_OPTIONS } from "../rpc/grpc_definition.ts";
@@ -180,13 +181,6 @@ export async function startServer(
     const metrics = createNodeMetrics({ node: nodeName });
     const forwarder = new Forwarder(() => clusterId);
     cleanups.push(network(() => forwarder.close()));
-    const handlers = new KvHandlers({
-      store: late.store,
-      peers: forwarder,
-      clock,
-      logger,
-      observe: metrics.observeRequest,
-    });
     const partitions = new AdminPartitions({ store: late.store, peers: forwarder, clock, logger });
     // The store's coordinators reach other nodes' ranges through the router (late-bound: it
     // exists before the store opens).
@@ -195,6 +189,14 @@ export async function startServer(
       peers: forwarder,
       clock,
       logger,
+    });
+    const handlers = new KvHandlers({
+      store: late.store,
+      peers: forwarder,
+      clock,
+      logger,
+      observe: metrics.observeRequest,
+      crossRangeBatch: batchCommitter({ router, store: late.store, clock, logger }),
     });
     // Raft traffic that arrives before the store is open is dropped; Raft resends.
     const handler: TransportHandler = {
@@ -345,8 +347,7 @@ export async function startServer(
       cancelLinger = clock.after(FAILED_LINGER_MS, () => failed.resolve(err));
       return err;
     };
-    // `router` joins StoreOptions with issue 7's store; typed apart until both branches meet.
-    const storeOptions: Parameters<typeof Store.open>[0] & { router?: ClusterRouter } = {
+    const storeOptions: Parameters<typeof Store.open>[0] = {
       engine,
       identity: {
         clusterId,

@@ -36,6 +36,8 @@ export interface BatchCommitDeps {
   logger: Logger;
   /** The range holding `key` as this node knows it. */
   lookup(key: Uint8Array): RangeInfo;
+  /** A timestamp from the timestamp oracle: the commit version is at least that. */
+  timestamp(deadline: number): Promise<bigint>;
   /** Random in [0, 1) for backoff. @default Math.random */
   random?: () => number;
 }
@@ -143,6 +145,7 @@ async function attemptOnce(
   }
   let version: bigint;
   try {
+    const timestamp = await deps.timestamp(deadline);
     const r = await commands.propose(
       primaryKey,
       {
@@ -150,7 +153,7 @@ async function attemptOnce(
         value: { txnId, primaryKey },
       },
       deadline,
-      0n,
+      timestamp,
       requestId,
     );
     if (r.txnId !== txnId) {
@@ -193,7 +196,11 @@ async function attemptOnce(
   return { version };
 }
 
-/** Resolves the batch's intents on every group; true when all succeeded (retried to the deadline). */
+/**
+ * Resolves the batch's intents on every range that holds its keys, regrouping the keys by their
+ * current ranges on every round (a split or merge since the prepare moves intents with their
+ * keys); true when all succeeded before the deadline.
+ */
 async function resolveAll(
   deps: BatchCommitDeps,
   txnId: string,
@@ -202,10 +209,17 @@ async function resolveAll(
   version: bigint,
   deadline: number,
 ): Promise<boolean> {
-  const results = await Promise.allSettled(groups.map(async (g) => {
-    for (;;) {
-      try {
-        await deps.commands.propose(
+  let left = groups.flatMap((g) => g.ops);
+  for (;;) {
+    let current: Group[];
+    try {
+      current = groupByRange(left, deps.lookup);
+    } catch {
+      current = groups;
+    }
+    const results = await Promise.allSettled(
+      current.map((g) =>
+        deps.commands.propose(
           g.ops[0].key,
           {
             case: "resolveIntents",
@@ -213,17 +227,17 @@ async function resolveAll(
           },
           deadline,
           commit ? version : 0n,
-        );
-        return;
-      } catch (err) {
-        if (deps.clock.now() + 50 >= deadline) throw err;
-        await new Promise<void>((resolve) => deps.clock.after(50, resolve));
-      }
+        )
+      ),
+    );
+    left = current.filter((_, i) => results[i].status === "rejected").flatMap((g) => g.ops);
+    if (left.length === 0) return true;
+    if (deps.clock.now() + 50 >= deadline) {
+      deps.logger.warn("batch intents left for readers to resolve", { txn_id: txnId });
+      return false;
     }
-  }));
-  const ok = results.every((r) => r.status === "fulfilled");
-  if (!ok) deps.logger.warn("batch intents left for readers to resolve", { txn_id: txnId });
-  return ok;
+    await new Promise<void>((resolve) => deps.clock.after(50, resolve));
+  }
 }
 
 /** Aborts an attempt that has not decided: the aborted record, then its intents go. */
