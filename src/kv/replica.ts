@@ -59,6 +59,8 @@ export interface ReplicaDeps {
   random: () => number;
   /** Puts the replica in the scheduler's work set (all a turn looks at) and asks for a turn. */
   markDirty(replica: Replica): void;
+  /** Whether a node was heard from within an election timeout. @default always */
+  isLive?(nodeId: number): boolean;
   /** Called after a turn changed the replica's span (initialized, split, merged, snapshot). */
   spanChanged?(replica: Replica): void;
   /** Log truncation (tests use small logs). @default DEFAULT_LOG_TRUNCATION */
@@ -365,12 +367,17 @@ export class Replica {
     return true;
   }
 
-  /** The NOT_LEADER error of this range, naming the leader known here. */
+  /**
+   * The NOT_LEADER error of this range, naming the leader known here, unless this node has not
+   * heard from the leader's node for an election timeout (then 0: "unknown"), so that nobody is
+   * sent to a leader that is probably cut off while the range elects another.
+   */
   notLeaderError(): RangeDbError {
+    const lead = this.lead !== 0 && (this.#deps.isLive?.(this.lead) ?? true) ? this.lead : 0;
     return new RangeDbError(
       ErrorCode.NOT_LEADER,
-      `Cannot serve the request as this node does not lead the range: range is ${this.rangeId}, leader is ${this.lead}`,
-      { details: { leaderNodeId: this.lead, rangeId: this.rangeId } },
+      `Cannot serve the request as this node does not lead the range: range is ${this.rangeId}, leader is ${lead}`,
+      { details: { leaderNodeId: lead, rangeId: this.rangeId } },
     );
   }
 

@@ -193,6 +193,7 @@ export class Store implements KvStore, TransportHandler {
       heartbeatTick: options.raft?.heartbeatTick ?? 1,
       random: options.random ?? Math.random,
       markDirty: (replica) => this.scheduler.markDirty(replica),
+      isLive: (nodeId) => this.scheduler.liveness.isLive(nodeId),
       spanChanged: () => this.rangeSet.spanChanged(),
       logTruncation: options.logTruncation,
     };
