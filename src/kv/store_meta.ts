@@ -12,13 +12,13 @@ import { ErrorCode, RangeDbError } from "../base/errors.ts";
 import { compareBytes, MAX_TIMESTAMP } from "../base/key_encoding.ts";
 import { mvccGet, mvccScan } from "../mvcc/mod.ts";
 import {
-  confStateOf,
   decodeCommand,
   decodeDescriptor,
   encodeResult,
   type RangeDescriptor,
 } from "./command.ts";
 import { inSpan } from "./apply_context.ts";
+import { infoOfDescriptor } from "./range_split.ts";
 import { FIRST_RANGE_ID } from "./bootstrap.ts";
 import type { CallOptions, MetaEntry, RangeInfo, ReadOptions } from "./kv_store.ts";
 import { SYSTEM_START, systemKeys } from "./keys.ts";
@@ -49,28 +49,6 @@ function prefixEnd(prefix: Uint8Array): Uint8Array | undefined {
 function startsWith(key: Uint8Array, prefix: Uint8Array): boolean {
   return key.length >= prefix.length &&
     compareBytes(key.subarray(0, prefix.length), prefix) === 0;
-}
-
-/** The status of a range known only from the meta copy. */
-function metaRangeInfo(d: RangeDescriptor): RangeInfo {
-  const cs = confStateOf(d);
-  return {
-    rangeId: Number(d.rangeId),
-    start: d.start,
-    end: d.end,
-    generation: Number(d.generation),
-    voters: cs.voters,
-    learners: cs.learners,
-    leaderNodeId: 0,
-    term: 0,
-    commitIndex: 0,
-    appliedIndex: 0,
-    liveKeys: 0,
-    liveBytes: 0,
-    writesPerSecond: 0,
-    frozenIntoRangeId: 0,
-    local: false,
-  };
 }
 
 /** The store's range API. */
@@ -108,7 +86,7 @@ export class StoreMeta {
     const r = store.rangeSet.replicaHolding(key);
     if (r !== undefined) return store.rangeSet.rangeInfo(r);
     const d = this.#lookupMeta(key);
-    if (d !== undefined) return metaRangeInfo(d);
+    if (d !== undefined) return infoOfDescriptor(d);
     throw new RangeDbError(
       ErrorCode.RANGE_NOT_FOUND,
       `Cannot find the range of the key as neither a local replica nor the local meta copy holds it: node is ${store.nodeId}`,
@@ -141,7 +119,7 @@ export class StoreMeta {
       for (const row of r.rows) {
         const d = decodeDescriptor(row.value);
         const id = Number(d.rangeId);
-        if (!store.rangeSet.tombstones.has(id)) byId.set(id, metaRangeInfo(d));
+        if (!store.rangeSet.tombstones.has(id)) byId.set(id, infoOfDescriptor(d));
       }
     }
     for (const replica of store.rangeSet.inOrder()) {
