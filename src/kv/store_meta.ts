@@ -36,7 +36,9 @@ function successor(key: Uint8Array): Uint8Array {
 
 /** The first key after every key starting with `prefix`; undefined when there is none. */
 function prefixEnd(prefix: Uint8Array): Uint8Array | undefined {
-  const out = prefix.slice();
+  // A copy even for a node Buffer (gRPC hands requests' bytes over as Buffers), whose slice() is
+  // a view: raising its last byte would raise the prefix too and empty the scan.
+  const out = Uint8Array.from(prefix);
   for (let i = out.length - 1; i >= 0; i--) {
     if (out[i] < 0xff) {
       out[i]++;

@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { Buffer } from "node:buffer";
 import { ErrorCode, isRangeDbError } from "../../../src/base/errors.ts";
 import type { Store, VersionedValue } from "../../../src/kv/mod.ts";
 import { b, s, TestCluster, waitFor } from "./_cluster.ts";
@@ -109,6 +110,10 @@ Deno.test("Store.lookupRange() answers from the meta copy on a node without a re
     assert.equal(entries.length, 2);
     assert.equal(more, true);
     assert.equal(s(entries[0].key), "_/partitions/by-end//m");
+    // gRPC hands request bytes over as node Buffers, whose slice() is a view, not a copy.
+    const prefix = Buffer.from("_/partitions/by-end/");
+    assert.equal((await joiner.metaScan(prefix, 2)).entries.length, 2);
+    assert.equal(s(prefix), "_/partitions/by-end/", "the caller's prefix is left alone");
     assert.notEqual(await joiner.metaGet(b("_/raft/groups/00000000000000000003")), undefined);
     assert.equal(await joiner.metaGet(b("_/raft/groups/00000000000000000099")), undefined);
     await assert.rejects(
