@@ -290,6 +290,27 @@ export interface KvStore {
   /** One entry of the system keyspace; undefined when absent. Errors as {@linkcode metaScan}. */
   metaGet(key: Uint8Array, options?: ReadOptions): Promise<MetaEntry | undefined>;
   /**
+   * The cluster settings stored under `_/cluster/config/` (name → text form; settings at their
+   * default are absent), read through this node's replica of range 1 (linearizable unless
+   * `serializable`).
+   *
+   * @throws {RangeDbError} RANGE_NOT_FOUND without a local replica of range 1; UNAVAILABLE/TIMEOUT
+   */
+  clusterSettings(options?: ReadOptions): Promise<Map<string, string>>;
+  /**
+   * Writes one cluster setting on range 1 after validating it alone and together with the
+   * settings this node's replica of range 1 holds (read linearizably first); with `dryRun` only
+   * validates.
+   *
+   * @throws {RangeDbError} INVALID_ARGUMENT for an unknown setting, a bad value or a broken rule
+   *   between settings; RANGE_NOT_FOUND without a local replica of range 1; UNAVAILABLE/TIMEOUT
+   */
+  setClusterSetting(
+    name: string,
+    value: string,
+    options?: CallOptions & { dryRun?: boolean },
+  ): Promise<void>;
+  /**
    * Proposes an internal command (a serialized RaftCommand: split, merge, meta update …) on this
    * node's leader replica of the range holding `key`; resolves with the serialized CommandResult
    * once it applied here. A deterministic refusal comes back as a result with its error code.
