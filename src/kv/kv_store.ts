@@ -91,6 +91,12 @@ export interface ScanOptions extends ReadOptions {
   limit?: number;
   reverse?: boolean;
   keysOnly?: boolean;
+  /**
+   * The deadline of each part (range) after the first: now + this when the part starts, so a
+   * long scan that its consumer drains slowly is not bound to the first part's `deadline`.
+   * Absent: every part must finish by `deadline`.
+   */
+  partBudgetMs?: number;
 }
 
 /** A node as the store knows it (from `_/cluster/nodes/…` and range 1's configuration). */

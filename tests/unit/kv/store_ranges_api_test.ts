@@ -56,6 +56,22 @@ Deno.test("Store.scan() walks three ranges forward and reverse, with limits, bou
       );
       assert.deepEqual(await collect(st, "/g", "/p", { serializable: true }), all.slice(6, 15));
     }
+    // A consumer slower than the first part's deadline: with a part budget, each later part gets
+    // its own deadline; without, the later parts fail once the first part's deadline passed.
+    const follower = [...c.stores.values()].find((st) => st !== c.leader())!;
+    const slowScan = async (options: Parameters<Store["scan"]>[2]) => {
+      let n = 0;
+      for await (const chunk of follower.scan(b(""), b(""), { ...options, chunkSize: 100 })) {
+        n += chunk.length;
+        await new Promise((r) => setTimeout(r, 300));
+      }
+      return n;
+    };
+    assert.equal(await slowScan({ deadline: Date.now() + 200, partBudgetMs: 1_000 }), 26);
+    await assert.rejects(
+      slowScan({ deadline: Date.now() + 200 }),
+      (e) => isRangeDbError(e, ErrorCode.TIMEOUT),
+    );
   } finally {
     await c.close();
   }
