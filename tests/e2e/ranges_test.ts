@@ -348,3 +348,69 @@ async function readBatches(
   }
   return result;
 }
+
+const ONE_GIB = Deno.env.get("RANGEDB_TEST_1GIB") === "1";
+/** The full-size load: 16,400 values of 64 KiB, a little over 1 GiB. */
+const GIB_VALUE_BYTES = 64 * 1024;
+const GIB_KEYS = 16_400;
+
+Deno.test({
+  name:
+    "1 GiB into 3 nodes with the default 64 MiB threshold splits into at least 16 ranges, all readable, and merges back after deletes (RANGEDB_TEST_1GIB=1)",
+  ignore: !ONE_GIB,
+  async fn() {
+    await withCluster({ nodes: 3, timeoutMs: 3_600_000 }, async (cluster) => {
+      await cluster.waitAllReady();
+      const db = await connect({ endpoints: cluster.clientAddresses(), timeoutMs: 60_000 });
+      const phase = (name: string, started: number) =>
+        console.log(`${name}: ${((Date.now() - started) / 1000).toFixed(1)} s`);
+      try {
+        await waitForRanges(db, "the bootstrap split", 30_000, (r) => r.length === 2);
+        const keys = Array.from({ length: GIB_KEYS }, (_, i) => keyOf("gib", i));
+        const value = (key: string) => bigValue(key, GIB_VALUE_BYTES);
+        let started = Date.now();
+        // Keys in random order, so every range takes writes while the ranges split.
+        const order = [...keys].sort(() => Math.random() - 0.5);
+        await forEachConcurrently(order, 16, async (key) => {
+          await db.put(key, value(key));
+        });
+        phase(`loaded ${GIB_KEYS} x ${GIB_VALUE_BYTES} bytes`, started);
+        started = Date.now();
+        let most = 0;
+        await waitForRanges(
+          db,
+          "16 user ranges",
+          600_000,
+          (r) => r.length >= MIN_USER_RANGES + 1 && r.every((x) => x.leader !== 0),
+          (n) => most = Math.max(most, n),
+        );
+        phase(`${most} ranges`, started);
+        let ranges: RangeJson[] = [];
+        await eventually("the last splits", 300_000, async () => {
+          ranges = await partitionsByCli(cluster);
+          const big = ranges.filter((r) => r.live_bytes > 64 * 1024 * 1024);
+          return big.map((r) => `range ${r.range_id} holds ${r.live_bytes} bytes`);
+        });
+        assertCoversKeySpace(ranges);
+        const sizes = userRanges(ranges).map((r) => (r.live_bytes / 1024 / 1024).toFixed(1));
+        console.log(`${ranges.length} ranges, user range sizes in MiB: ${sizes.join(" ")}`);
+        assert.ok(userRanges(ranges).length >= MIN_USER_RANGES);
+        const liveKeys = userRanges(ranges).reduce((n, r) => n + r.live_keys, 0);
+        assert.equal(liveKeys, GIB_KEYS);
+        started = Date.now();
+        await checkReadableEverywhere(cluster, "gib", keys, value, { sampleGets: 500 });
+        phase("every node scanned every key", started);
+        started = Date.now();
+        await forEachConcurrently(keys, 32, async (key) => {
+          await db.delete(key);
+        });
+        await setSettings(db, [["range_merge_delay", "1s"]]);
+        await waitForRanges(db, "the ranges merged back", 600_000, (r) => r.length === 2);
+        phase("deleted and merged back to 2 ranges", started);
+        await checkReadableEverywhere(cluster, "gib", [], value);
+      } finally {
+        db.close();
+      }
+    });
+  },
+});
