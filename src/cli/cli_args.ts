@@ -211,6 +211,22 @@ export const COMMANDS: readonly CommandSpec[] = [
     synopsis: "KEY",
     summary: "print one raw system metadata entry (KEY starts with _/)",
   },
+  {
+    name: "admin config get",
+    minArgs: 0,
+    maxArgs: 1,
+    flags: [],
+    synopsis: "[NAME]",
+    summary: "print a cluster setting (without NAME: every cluster setting)",
+  },
+  {
+    name: "admin config set",
+    minArgs: 2,
+    maxArgs: 2,
+    flags: ["yes", "dry-run"],
+    synopsis: "NAME VALUE [--yes] [--dry-run]",
+    summary: "change a cluster setting (lowering replication_factor asks first)",
+  },
 ];
 
 /** A parsed client command line. */

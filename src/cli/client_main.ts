@@ -13,6 +13,7 @@ import { ADMIN_COMMANDS } from "./admin_commands.ts";
 import { parseClientArgs, type ParsedCommand, UsageError } from "./cli_args.ts";
 import { type CliIo, processIo } from "./cli_io.ts";
 import { CLIENT_COMMANDS } from "./client_commands.ts";
+import { CONFIG_COMMANDS } from "./config_commands.ts";
 import { commandHelp, groupHelp, MAIN_HELP } from "./help.ts";
 import { errorText } from "./output.ts";
 import { notConfirmable, PARTITION_COMMANDS } from "./partition_commands.ts";
@@ -31,7 +32,7 @@ export const CLIENT_COMMAND_WORDS: readonly string[] = [
 async function run(cmd: ParsedCommand, io: CliIo): Promise<number> {
   const spec = cmd.spec!;
   const command = CLIENT_COMMANDS[spec.name] ?? ADMIN_COMMANDS[spec.name] ??
-    PARTITION_COMMANDS[spec.name];
+    PARTITION_COMMANDS[spec.name] ?? CONFIG_COMMANDS[spec.name];
   const db = await connect({ endpoints: cmd.global.endpoints, timeoutMs: cmd.global.timeoutMs });
   try {
     return await command(db, cmd, io);

@@ -80,6 +80,18 @@ text or hex. "_/partitions/" lists the range descriptors and their by-end index.
   --limit=N  at most N entries (default 1000, at most 10000); a note on stderr says when more
              exist`,
   "admin meta get": `Prints the decoded value of one system metadata entry. A missing key exits 1.`,
+  "admin config get":
+    `Prints the value in effect of cluster setting NAME (e.g. range_max_bytes); without NAME, a table
+of every cluster setting with its value, default and whether a value is stored. The settings and
+their units are listed in docs/configuration.md.`,
+  "admin config set":
+    `Changes cluster setting NAME to VALUE (e.g. "rangedb admin config set range_max_bytes 1MiB") and
+prints "OK NAME OLD -> NEW". The value is checked alone and together with the other settings
+(range_min_bytes must stay below range_max_bytes) before it is written. Lowering
+replication_factor removes replicas of every range: the command shows the change and asks on a
+terminal; without a terminal it needs --yes and otherwise exits 2.
+  --yes      change without asking
+  --dry-run  only check the value and print what would change`,
 };
 
 /**

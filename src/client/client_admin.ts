@@ -1,13 +1,15 @@
 /**
- * The partition and meta calls of the SDK (`rangedb.v1.Admin`): the range list with its
- * migrations, manual splits and merges (with a dry run), the raw system keyspace, and the range of
- * a key. Reach them as `db.admin`. Each call goes to any endpoint with the SDK's usual failover;
+ * The partition, meta and cluster settings calls of the SDK (`rangedb.v1.Admin`): the range list
+ * with its migrations, manual splits and merges (with a dry run), the raw system keyspace, the
+ * range of a key, and reading and changing cluster settings. Reach them as `db.admin`. Each call goes to any endpoint with the SDK's usual failover;
  * the answering node reads range 1 itself or asks range 1's nodes.
  *
  * @module
  */
 import { create } from "@bufbuild/protobuf";
 import {
+  type ClusterSetting,
+  GetConfigRequestSchema,
   ListPartitionsRequestSchema,
   type ListPartitionsResponse,
   LookupRangeRequestSchema,
@@ -18,6 +20,8 @@ import {
   MetaListRequestSchema,
   type MetaListResponse,
   type RangeStatus,
+  SetConfigRequestSchema,
+  type SetConfigResponse,
   SplitPartitionRequestSchema,
   type SplitPartitionResponse,
 } from "../../proto/gen/rangedb/v1/admin_pb.ts";
@@ -179,5 +183,40 @@ export class AdminApi {
       options,
     );
     return res.range;
+  }
+
+  /**
+   * Cluster settings with their values in effect, as range 1 stores them.
+   *
+   * @param name one setting (e.g. "range_max_bytes"); omitted: every cluster setting
+   * @param options deadline and signal
+   * @returns the settings, each with its default and whether a value is stored
+   * @throws {InvalidArgumentError} for an unknown setting
+   */
+  async getConfig(name?: string, options?: CallOptions): Promise<ClusterSetting[]> {
+    const res = await this.#call(
+      RANGEDB_METHODS.GetConfig,
+      create(GetConfigRequestSchema, { name: name ?? "" }),
+      options,
+    );
+    return res.settings;
+  }
+
+  /**
+   * Changes one cluster setting; the value is checked alone and against the other settings
+   * (range_min_bytes must stay below range_max_bytes …) before it is written.
+   *
+   * @param name the setting
+   * @param value its text form, as in docs/configuration.md ("64MiB", "5m", "3")
+   * @param options dryRun, deadline and signal
+   * @returns the setting before and after (as it would be, with dryRun)
+   * @throws {InvalidArgumentError} for an unknown setting, a bad value or a broken rule
+   */
+  setConfig(name: string, value: string, options?: DryRunOptions): Promise<SetConfigResponse> {
+    return this.#call(
+      RANGEDB_METHODS.SetConfig,
+      create(SetConfigRequestSchema, { name, value, dryRun: options?.dryRun ?? false }),
+      options,
+    );
   }
 }

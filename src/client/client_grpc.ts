@@ -12,6 +12,8 @@ import * as grpc from "@grpc/grpc-js";
 import {
   ClusterStatusRequestSchema,
   ClusterStatusResponseSchema,
+  GetConfigRequestSchema,
+  GetConfigResponseSchema,
   ListNodesRequestSchema,
   ListNodesResponseSchema,
   ListPartitionsRequestSchema,
@@ -24,6 +26,8 @@ import {
   MetaGetResponseSchema,
   MetaListRequestSchema,
   MetaListResponseSchema,
+  SetConfigRequestSchema,
+  SetConfigResponseSchema,
   SplitPartitionRequestSchema,
   SplitPartitionResponseSchema,
 } from "../../proto/gen/rangedb/v1/admin_pb.ts";
@@ -97,6 +101,8 @@ export const RANGEDB_METHODS = {
   ),
   MetaList: method(`${ADMIN}/MetaList`, MetaListRequestSchema, MetaListResponseSchema),
   MetaGet: method(`${ADMIN}/MetaGet`, MetaGetRequestSchema, MetaGetResponseSchema),
+  GetConfig: method(`${ADMIN}/GetConfig`, GetConfigRequestSchema, GetConfigResponseSchema),
+  SetConfig: method(`${ADMIN}/SetConfig`, SetConfigRequestSchema, SetConfigResponseSchema),
   LookupRange: method(`${ADMIN}/LookupRange`, LookupRangeRequestSchema, LookupRangeResponseSchema),
 } as const;
 

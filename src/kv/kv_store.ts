@@ -91,6 +91,12 @@ export interface ScanOptions extends ReadOptions {
   limit?: number;
   reverse?: boolean;
   keysOnly?: boolean;
+  /**
+   * The deadline of each part (range) after the first: now + this when the part starts, so a
+   * long scan that its consumer drains slowly is not bound to the first part's `deadline`.
+   * Absent: every part must finish by `deadline`.
+   */
+  partBudgetMs?: number;
 }
 
 /** A node as the store knows it (from `_/cluster/nodes/…` and range 1's configuration). */
@@ -289,6 +295,27 @@ export interface KvStore {
   ): Promise<{ entries: MetaEntry[]; more: boolean }>;
   /** One entry of the system keyspace; undefined when absent. Errors as {@linkcode metaScan}. */
   metaGet(key: Uint8Array, options?: ReadOptions): Promise<MetaEntry | undefined>;
+  /**
+   * The cluster settings stored under `_/cluster/config/` (name → text form; settings at their
+   * default are absent), read through this node's replica of range 1 (linearizable unless
+   * `serializable`).
+   *
+   * @throws {RangeDbError} RANGE_NOT_FOUND without a local replica of range 1; UNAVAILABLE/TIMEOUT
+   */
+  clusterSettings(options?: ReadOptions): Promise<Map<string, string>>;
+  /**
+   * Writes one cluster setting on range 1 after validating it alone and together with the
+   * settings this node's replica of range 1 holds (read linearizably first); with `dryRun` only
+   * validates.
+   *
+   * @throws {RangeDbError} INVALID_ARGUMENT for an unknown setting, a bad value or a broken rule
+   *   between settings; RANGE_NOT_FOUND without a local replica of range 1; UNAVAILABLE/TIMEOUT
+   */
+  setClusterSetting(
+    name: string,
+    value: string,
+    options?: CallOptions & { dryRun?: boolean },
+  ): Promise<void>;
   /**
    * Proposes an internal command (a serialized RaftCommand: split, merge, meta update …) on this
    * node's leader replica of the range holding `key`; resolves with the serialized CommandResult

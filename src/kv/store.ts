@@ -451,6 +451,18 @@ export class Store implements KvStore, TransportHandler {
     return this.meta.proposeCommand(key, command, options);
   }
 
+  clusterSettings(options?: ReadOptions): Promise<Map<string, string>> {
+    return this.meta.clusterSettings(options);
+  }
+
+  setClusterSetting(
+    name: string,
+    value: string,
+    options?: CallOptions & { dryRun?: boolean },
+  ): Promise<void> {
+    return this.meta.setClusterSetting(name, value, options);
+  }
+
   waitApplied(rangeId: number, index: number, options?: CallOptions): Promise<number> {
     return this.meta.waitApplied(rangeId, index, options);
   }

@@ -2,12 +2,14 @@
  * {@linkcode StoreMeta}: the store's range API for the layers above (docs/design/0009): finding
  * the range of a key (`lookupRange`), listing every range from range 1's meta copy
  * (`listRanges`), raw reads of the system keyspace (`metaScan`, `metaGet`), internal commands
- * proposed on a range's leader (`proposeCommand`) and waiting for a replica's applied index
- * (`waitApplied`).
+ * proposed on a range's leader (`proposeCommand`), waiting for a replica's applied index
+ * (`waitApplied`), and the cluster settings stored in range 1 (`clusterSettings`,
+ * `setClusterSetting`).
  *
  * @module
  */
 
+import { clusterConfigFrom, withClusterSetting } from "../base/config_cluster.ts";
 import { ErrorCode, RangeDbError } from "../base/errors.ts";
 import { compareBytes, MAX_TIMESTAMP } from "../base/key_encoding.ts";
 import { mvccGet, mvccScan } from "../mvcc/mod.ts";
@@ -19,6 +21,7 @@ import {
 } from "./command.ts";
 import { inSpan } from "./apply_context.ts";
 import { infoOfDescriptor } from "./range_split.ts";
+import { setClusterSetting, settingName, storedClusterSettings } from "./cluster_settings.ts";
 import { FIRST_RANGE_ID } from "./bootstrap.ts";
 import type { CallOptions, MetaEntry, RangeInfo, ReadOptions } from "./kv_store.ts";
 import { SYSTEM_START, systemKeys } from "./keys.ts";
@@ -36,7 +39,9 @@ function successor(key: Uint8Array): Uint8Array {
 
 /** The first key after every key starting with `prefix`; undefined when there is none. */
 function prefixEnd(prefix: Uint8Array): Uint8Array | undefined {
-  const out = prefix.slice();
+  // A copy even for a node Buffer (gRPC hands requests' bytes over as Buffers), whose slice() is
+  // a view: raising its last byte would raise the prefix too and empty the scan.
+  const out = Uint8Array.from(prefix);
   for (let i = out.length - 1; i >= 0; i--) {
     if (out[i] < 0xff) {
       out[i]++;
@@ -185,6 +190,31 @@ export class StoreMeta {
     const r = mvccGet(this.#store.engine, key, MAX_TIMESTAMP);
     if (r.status !== "found") return undefined;
     return { key, value: r.value, version: versionOf(r.timestamp) };
+  }
+
+  /** See `KvStore.clusterSettings`. */
+  async clusterSettings(options?: ReadOptions): Promise<Map<string, string>> {
+    await this.#readPointOnRangeOne(options);
+    return storedClusterSettings(this.#store.engine);
+  }
+
+  /** See `KvStore.setClusterSetting`. */
+  async setClusterSetting(
+    name: string,
+    value: string,
+    options?: CallOptions & { dryRun?: boolean },
+  ): Promise<void> {
+    const setting = settingName(name);
+    // Validated against the settings as range 1 holds them now (linearizable read), so a value
+    // that breaks a rule together with another setting (range_min_bytes < range_max_bytes) is
+    // refused before anything is written.
+    const current = clusterConfigFrom(await this.clusterSettings(options));
+    if (options?.dryRun) {
+      withClusterSetting(current, setting, value);
+      return;
+    }
+    const deadline = this.#store.deadlineOf(options);
+    await setClusterSetting(this.#store.coordination.commands, current, setting, value, deadline);
   }
 
   /** See `KvStore.proposeCommand`. */

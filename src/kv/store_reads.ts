@@ -194,8 +194,11 @@ export class StoreReads {
         continue;
       }
       cursor = reverse ? partLo : partHi;
-      // Without a deadline each part gets the default: a long scan may outlast one.
-      deadline = store.deadlineOf(options);
+      // Without a deadline (or with a part budget) each part gets its own: a long scan, or one
+      // whose consumer drains it slowly, may outlast the first part's.
+      deadline = options?.partBudgetMs !== undefined
+        ? store.clock.now() + options.partBudgetMs
+        : store.deadlineOf(options);
     }
   }
 }

@@ -20,7 +20,7 @@ import {
   toBinary,
 } from "@bufbuild/protobuf";
 import type { Clock } from "../base/clock.ts";
-import { ErrorCode, isRangeDbError, RangeDbError } from "../base/errors.ts";
+import { ErrorCode, RangeDbError } from "../base/errors.ts";
 import { DEFAULT_KEY_LIMITS, type KeyLimits } from "../base/key_limits.ts";
 import { keyText } from "../base/key_text.ts";
 import type { Logger } from "../base/logger.ts";
@@ -267,11 +267,7 @@ export class AdminPartitions {
     return rangeStatusOf(range, leader === 0 ? "" : this.#store.clientAddressOf(leader) ?? "");
   }
 
-  /**
-   * Runs `local`, which reads this node's replica of range 1; without one (RANGE_NOT_FOUND) asks
-   * range 1's nodes instead, unless the request was forwarded here.
-   */
-  async #onRange1<Req extends DescMessage, Res extends DescMessage>(
+  #onRange1<Req extends DescMessage, Res extends DescMessage>(
     method: string,
     reqSchema: Req,
     req: MessageShape<Req>,
@@ -280,24 +276,7 @@ export class AdminPartitions {
     what: string,
     local: (deadline: number) => Promise<MessageShape<Res>>,
   ): Promise<MessageShape<Res>> {
-    const deadline = this.#storeDeadline(ctx);
-    try {
-      return await local(deadline);
-    } catch (err) {
-      if (!isRangeDbError(err, ErrorCode.RANGE_NOT_FOUND) || ctx.forwarded) throw err;
-    }
-    const out = await this.#locator.forwardToNodes(
-      this.#locator.range1Nodes(),
-      method,
-      toBinary(reqSchema, req),
-      deadline,
-    );
-    if (out.ok) return fromBinary(resSchema, out.response);
-    throw new RangeDbError(
-      ErrorCode.UNAVAILABLE,
-      `Cannot ${what} as this node holds no replica of range 1 and none of its nodes answered: ${out.error.message}`,
-      { cause: out.error },
-    );
+    return this.#locator.onRange1({ method, reqSchema, req, resSchema }, ctx, what, local);
   }
 
   /** This node's migrations and every other node's that answers within 1 s. */

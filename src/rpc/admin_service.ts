@@ -1,7 +1,8 @@
 /**
  * The client admin service `rangedb.v1.Admin`: cluster status and the node list, answered from
- * this node's view of the store (`nodes()`, `ranges()`, `replicationFactor()`, `isReady()`), and
- * the partition and meta requests of {@linkcode AdminPartitions}.
+ * this node's view of the store (`nodes()`, `ranges()`, `replicationFactor()`, `isReady()`), the
+ * partition and meta requests of {@linkcode AdminPartitions} and the cluster settings requests of
+ * {@linkcode AdminConfig}.
  *
  * @module
  */
@@ -22,6 +23,7 @@ import {
   type NodeStatus,
   NodeStatusSchema,
 } from "../../proto/gen/rangedb/v1/admin_pb.ts";
+import type { AdminConfig } from "./admin_config.ts";
 import type { AdminPartitions } from "./admin_partitions.ts";
 import { grpcServiceDefinition } from "./grpc_definition.ts";
 import type { CallContext } from "./kv_request_routing.ts";
@@ -34,6 +36,8 @@ export interface AdminServiceDeps {
   store: KvStore;
   /** The partition and meta requests. */
   partitions: AdminPartitions;
+  /** The cluster settings requests. */
+  config: AdminConfig;
   /** This node's name (`--node-id`), reported as `answered_by`; known once the node has its
    * identity, which may be after the service is added. */
   nodeName: () => string;
@@ -84,7 +88,7 @@ export function clusterStatusOf(store: KvStore, nodeName: string): ClusterStatus
  * @param deps store, partition requests, node name, clock and logger
  */
 export function addAdminService(server: grpc.Server, deps: AdminServiceDeps): void {
-  const { store, partitions, nodeName, clock, logger } = deps;
+  const { store, partitions, config, nodeName, clock, logger } = deps;
   const unary =
     <Req, Res>(run: (req: Req, ctx: CallContext) => Promise<Res>) =>
     (call: grpc.ServerUnaryCall<Req, Res>, callback: grpc.sendUnaryData<Res>) => {
@@ -107,6 +111,8 @@ export function addAdminService(server: grpc.Server, deps: AdminServiceDeps): vo
     LookupRange: unary(partitions.lookupRange.bind(partitions)),
     MetaList: unary(partitions.metaList.bind(partitions)),
     MetaGet: unary(partitions.metaGet.bind(partitions)),
+    GetConfig: unary(config.getConfig.bind(config)),
+    SetConfig: unary(config.setConfig.bind(config)),
     ClusterStatus: (
       _call: grpc.ServerUnaryCall<ClusterStatusRequest, ClusterStatusResponse>,
       callback: grpc.sendUnaryData<ClusterStatusResponse>,

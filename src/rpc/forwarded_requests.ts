@@ -3,7 +3,8 @@
  * "RangePage" go to {@linkcode KvHandlers.runForwarded}; "Propose", "WaitApplied",
  * "Migrations" and "Timestamps" run on this node's store (`proposeCommand`, `waitApplied`,
  * `migrations`, `allocateTimestamps`); the Admin
- * methods "LookupRange", "ListPartitions", "MetaList" and "MetaGet" answer from this node's store.
+ * methods "LookupRange", "ListPartitions", "MetaList", "MetaGet", "GetConfig" and "SetConfig" answer
+ * from this node's store.
  * None of them is forwarded again: a node that cannot serve one answers with the store's error
  * (NOT_LEADER, RANGE_NOT_FOUND …) and the sending node tries another.
  *
@@ -16,6 +17,8 @@ import type { Clock } from "../base/clock.ts";
 import { isRangeDbError } from "../base/errors.ts";
 import type { KvStore } from "../kv/kv_store.ts";
 import {
+  GetConfigRequestSchema,
+  GetConfigResponseSchema,
   ListPartitionsRequestSchema,
   ListPartitionsResponseSchema,
   LookupRangeRequestSchema,
@@ -24,6 +27,8 @@ import {
   MetaGetResponseSchema,
   MetaListRequestSchema,
   MetaListResponseSchema,
+  SetConfigRequestSchema,
+  SetConfigResponseSchema,
 } from "../../proto/gen/rangedb/v1/admin_pb.ts";
 import {
   MigrationsResponseSchema,
@@ -34,6 +39,7 @@ import {
   WaitAppliedRequestSchema,
   WaitAppliedResponseSchema,
 } from "../../proto/gen/rangedb/v1/peer_pb.ts";
+import type { AdminConfig } from "./admin_config.ts";
 import type { AdminPartitions } from "./admin_partitions.ts";
 import type { KvHandlers, ObserveCall } from "./kv_handlers.ts";
 import { type CallContext, storeDeadline } from "./kv_request_routing.ts";
@@ -45,6 +51,8 @@ export interface ForwardedRunnerDeps {
   store: KvStore;
   kv: KvHandlers;
   admin: AdminPartitions;
+  /** The cluster settings requests. */
+  config: AdminConfig;
   clock: Clock;
   /** Metrics hook of the internal and admin methods (KvHandlers reports the KV ones). */
   observe?: ObserveCall;
@@ -64,7 +72,7 @@ type Internal = (request: Uint8Array, ctx: CallContext) => Promise<Uint8Array>;
  *
  * @example
  * ```ts ignore
- * const run = createForwardedRunner({ store, kv: handlers, admin, clock });
+ * const run = createForwardedRunner({ store, kv: handlers, admin, config, clock });
  * addPeerService(server, { ...deps, forward: run });
  * ```
  *
@@ -72,7 +80,7 @@ type Internal = (request: Uint8Array, ctx: CallContext) => Promise<Uint8Array>;
  * @returns the runner
  */
 export function createForwardedRunner(deps: ForwardedRunnerDeps): ForwardedRunner {
-  const { store, kv, admin, clock } = deps;
+  const { store, kv, admin, config, clock } = deps;
   const observe = deps.observe ?? (() => {});
   const internal: Record<string, Internal> = {
     Timestamps: async (request, ctx) => {
@@ -123,6 +131,16 @@ export function createForwardedRunner(deps: ForwardedRunnerDeps): ForwardedRunne
       toBinary(
         MetaGetResponseSchema,
         await admin.metaGet(fromBinary(MetaGetRequestSchema, request), ctx),
+      ),
+    GetConfig: async (request, ctx) =>
+      toBinary(
+        GetConfigResponseSchema,
+        await config.getConfig(fromBinary(GetConfigRequestSchema, request), ctx),
+      ),
+    SetConfig: async (request, ctx) =>
+      toBinary(
+        SetConfigResponseSchema,
+        await config.setConfig(fromBinary(SetConfigRequestSchema, request), ctx),
       ),
   };
   return async (method, request, deadline) => {

@@ -160,6 +160,9 @@ export async function* scanAcrossRanges(
           reverse,
           keysOnly: req.keysOnly,
           chunkSize: RANGE_CHUNK_SIZE,
+          // The local parts renew their budget like the remote ones (the deadline above is
+          // only the first part's).
+          partBudgetMs: renew ? RANGE_PART_BUDGET_MS * 0.9 : undefined,
         },
       );
       for await (const chunk of chunks) {

@@ -5,6 +5,8 @@
  * - {@linkcode RangeLocator.lookup} answers from this node's store (its replica's descriptor, or
  *   its copy of range 1's meta records); a node that knows neither asks range 1's nodes (Forward
  *   "LookupRange", answered from the receiver's own store).
+ * - {@linkcode RangeLocator.onRange1} answers a request that reads range 1 from this node's
+ *   replica, else from one of range 1's nodes.
  * - {@linkcode RangeLocator.forwardToNodes} tries nodes in order (the leader first) and follows a
  *   NOT_LEADER answer that names another leader (carried in the error's details metadata).
  *   Every request it sends is marked as forwarded by its method: the receiver runs it on its own
@@ -13,7 +15,13 @@
  * @module
  */
 
-import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
+import {
+  create,
+  type DescMessage,
+  fromBinary,
+  type MessageShape,
+  toBinary,
+} from "@bufbuild/protobuf";
 import type { Clock } from "../base/clock.ts";
 import { ErrorCode, isRangeDbError, RangeDbError } from "../base/errors.ts";
 import { keyText } from "../base/key_text.ts";
@@ -24,6 +32,7 @@ import {
   LookupRangeResponseSchema,
 } from "../../proto/gen/rangedb/v1/admin_pb.ts";
 import type { PeerCaller } from "./forwarder.ts";
+import { type CallContext, storeDeadline } from "./kv_request_routing.ts";
 import { rangeInfoOf } from "./range_codec.ts";
 
 /** The outcome of {@linkcode RangeLocator.forwardToNodes}. */
@@ -232,5 +241,42 @@ export class RangeLocator {
           : `Cannot forward ${method} as the deadline passed`,
       ),
     };
+  }
+
+  /**
+   * Runs `local`, which reads this node's replica of range 1; without one (RANGE_NOT_FOUND) asks
+   * range 1's nodes instead (Forward `method`), unless the request was forwarded here.
+   *
+   * @param call the Forward method, the request and response schemas and the request
+   * @param ctx the call's deadline and whether it was forwarded
+   * @param what the action, for the error message ("list partitions")
+   * @param local answers from this node's store by the given store deadline
+   * @returns the answer
+   * @throws {RangeDbError} local's failure; UNAVAILABLE when no node of range 1 answered
+   */
+  async onRange1<Req extends DescMessage, Res extends DescMessage>(
+    call: { method: string; reqSchema: Req; req: MessageShape<Req>; resSchema: Res },
+    ctx: CallContext,
+    what: string,
+    local: (deadline: number) => Promise<MessageShape<Res>>,
+  ): Promise<MessageShape<Res>> {
+    const deadline = storeDeadline(ctx.deadline, this.#clock.now());
+    try {
+      return await local(deadline);
+    } catch (err) {
+      if (!isRangeDbError(err, ErrorCode.RANGE_NOT_FOUND) || ctx.forwarded) throw err;
+    }
+    const out = await this.forwardToNodes(
+      this.range1Nodes(),
+      call.method,
+      toBinary(call.reqSchema, call.req),
+      deadline,
+    );
+    if (out.ok) return fromBinary(call.resSchema, out.response);
+    throw new RangeDbError(
+      ErrorCode.UNAVAILABLE,
+      `Cannot ${what} as this node holds no replica of range 1 and none of its nodes answered: ${out.error.message}`,
+      { cause: out.error },
+    );
   }
 }

@@ -33,6 +33,7 @@ import {
 } from "../kv/mod.ts";
 import { create } from "@bufbuild/protobuf";
 import type { ClusterRouter } from "../kv/cluster_router.ts";
+import { AdminConfig } from "../rpc/admin_config.ts";
 import { AdminPartitions } from "../rpc/admin_partitions.ts";
 import { addAdminService } from "../rpc/admin_service.ts";
 import { GrpcClusterRouter } from "../rpc/cluster_router.ts";
@@ -182,6 +183,7 @@ export async function startServer(
     const forwarder = new Forwarder(() => clusterId);
     cleanups.push(network(() => forwarder.close()));
     const partitions = new AdminPartitions({ store: late.store, peers: forwarder, clock, logger });
+    const config = new AdminConfig({ store: late.store, peers: forwarder, clock, logger });
     // The store's coordinators reach other nodes' ranges through the router (late-bound: it
     // exists before the store opens).
     const router: ClusterRouter = new GrpcClusterRouter({
@@ -220,6 +222,7 @@ export async function startServer(
         store: late.store,
         kv: handlers,
         admin: partitions,
+        config,
         clock,
         observe: metrics.observeRequest,
       }),
@@ -243,6 +246,7 @@ export async function startServer(
     addAdminService(clientServer, {
       store: late.store,
       partitions,
+      config,
       nodeName: () => nodeName,
       clock,
       logger,

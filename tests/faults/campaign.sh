@@ -4,9 +4,10 @@
 # workloads. Every run's JSON summary is appended, one line each, to OUT; the script ends with a
 # table of outcomes and exits non-zero when any run failed.
 #
-#   bash tests/faults/campaign.sh [OUT] [RUNS] [SECONDS] [KINDS] [NODES]
+#   bash tests/faults/campaign.sh [OUT] [RUNS] [SECONDS] [KINDS] [NODES] [EXTRA]
 #   bash tests/faults/campaign.sh fault-campaign.jsonl 10 60 "kill pause partition mixed"
 #   bash tests/faults/campaign.sh more.jsonl 10 60 "partition mixed" 3   # every kind on 3 nodes
+#   bash tests/faults/campaign.sh splits.jsonl 10 60 mixed 3 --splits     # EXTRA: more flags
 set -uo pipefail
 cd "$(dirname "$0")/../.."
 out=${1:-fault-campaign.jsonl}
@@ -14,6 +15,7 @@ runs=${2:-10}
 seconds=${3:-60}
 kinds=${4:-kill pause partition mixed}
 fixed_nodes=${5:-}
+extra=${6:-}
 deno=./node_modules/.bin/deno
 failed=0
 for kind in $kinds; do
@@ -26,7 +28,7 @@ for kind in $kinds; do
     [ $((k % 2)) -eq 0 ] && workload=set
     log=$(mktemp)
     summary=$("$deno" run -A tests/faults/main.ts --workload "$workload" --faults "$kind" \
-      --nodes "$nodes" --seconds "$seconds" --seed "$seed" 2>"$log")
+      --nodes "$nodes" --seconds "$seconds" --seed "$seed" $extra 2>"$log")
     rc=$?
     line=$(printf '%s' "$summary" | "$deno" eval --quiet \
       'const s = JSON.parse(await new Response(Deno.stdin.readable).text()); console.log(JSON.stringify(s))' 2>/dev/null)

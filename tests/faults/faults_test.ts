@@ -1,7 +1,9 @@
 /**
  * The CI's short fault runs: one bounded run of each fault kind through `deno task test:faults`
  * (a subprocess, exactly as a developer runs it), each asserting a clean outcome, a history with
- * acknowledged operations, and that the faults were really injected. Longer runs (60 s, many
+ * acknowledged operations, and that the faults were really injected; and one run per workload
+ * with `--splits` (ranges split and merged through the workload's keys) asserting that splits
+ * and merges were really done. Longer runs (60 s, many
  * seeds, 5 nodes for partitions) are for `deno task test:faults` by hand; see
  * docs/design/0008-fault-testing.md.
  *
@@ -102,6 +104,44 @@ Deno.test({
     const summary = await faultRun(["--workload", "set", "--faults", "mixed", "--seed", "4"]);
     assertRan(summary, ["kill", "kill-all", "pause", "partition"]);
   },
+});
+
+/** Splits and merges run under mixed faults where namespaces work, else under kill -9. */
+const SPLIT_FAULTS = netnsReason === undefined ? "mixed" : "kill";
+
+function assertChurned(summary: FaultRunSummary): void {
+  const churn = summary.churn;
+  assert.ok(churn !== undefined, "the summary has no churn counts");
+  assert.ok(churn.splits > 0, `no split was done: ${JSON.stringify(churn)}`);
+  assert.ok(churn.merges > 0, `no merge was done: ${JSON.stringify(churn)}`);
+}
+
+Deno.test(`test:faults register workload with splits and merges under ${SPLIT_FAULTS} faults`, async () => {
+  const summary = await faultRun([
+    "--workload",
+    "register",
+    "--faults",
+    SPLIT_FAULTS,
+    "--splits",
+    "--seed",
+    "6",
+  ]);
+  assertRan(summary, ["kill", "kill-all", "pause", "partition"]);
+  assertChurned(summary);
+});
+
+Deno.test(`test:faults set workload with splits and merges under ${SPLIT_FAULTS} faults`, async () => {
+  const summary = await faultRun([
+    "--workload",
+    "set",
+    "--faults",
+    SPLIT_FAULTS,
+    "--splits",
+    "--seed",
+    "7",
+  ]);
+  assertRan(summary, ["kill", "kill-all", "pause", "partition"]);
+  assertChurned(summary);
 });
 
 Deno.test({

@@ -4,6 +4,7 @@
  *
  * ```sh
  * deno task test:faults --workload register --faults partition --nodes 5 --seconds 60 --seed 7
+ * deno task test:faults --workload set --faults mixed --splits
  * ```
  *
  * Exit codes: 0 the history checked out and the cluster recovered; 1 an anomaly in the history;
@@ -25,6 +26,8 @@ const USAGE = `Usage: deno task test:faults [options]
   --seed N                    seed of every random choice (default: random, printed)
   --nodes N                   cluster size (default 3)
   --clients N                 concurrent clients (default max(8, 2 x nodes))
+  --splits                    also split and merge ranges through the workload's keys
+                              (Admin SplitPartition/MergePartition) while it runs
   --out DIR                   where a failed run's history and logs go (default fault-runs)
   --keep-history              write them for a passing run too
 
@@ -74,6 +77,7 @@ async function main(): Promise<void> {
         clients: { type: "string" },
         out: { type: "string" },
         "keep-history": { type: "boolean", default: false },
+        splits: { type: "boolean", default: false },
         help: { type: "boolean", short: "h", default: false },
       },
       strict: true,
@@ -113,6 +117,7 @@ async function main(): Promise<void> {
       seed,
       nodes,
       clients,
+      splits: v.splits,
       outDir: v.out,
       keepHistory: v["keep-history"],
       signal: controller.signal,

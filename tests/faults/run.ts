@@ -4,7 +4,9 @@
  *
  * 1. **setup**: the seed and every parameter are printed first; the cluster starts (in one
  *    network namespace per node when the faults include partitions);
- * 2. **safety**: the workload and the nemesis run together for `seconds`;
+ * 2. **safety**: the workload and the nemesis (and, with `splits`, the split churner of
+ *    `split_churner.ts`, which splits and merges ranges through the workload's keys) run together
+ *    for `seconds`;
  * 3. **liveness**: every fault is healed; every node must be ready again within
  *    `recoverySeconds`, and the workload's final reads must succeed;
  * 4. **check**: the workload's checker judges the history.
@@ -19,6 +21,7 @@ import { TestCluster } from "../harness/cluster.ts";
 import { NetnsHosts } from "../harness/netns.ts";
 import { Rng } from "../sim/rng.ts";
 import { type FaultKind, needsNetns, Nemesis } from "./nemesis.ts";
+import { type ChurnCounts, SplitChurner } from "./split_churner.ts";
 import { createWorkload, type WorkloadResult } from "./workload.ts";
 
 /** Options of {@linkcode runFaults}. */
@@ -39,6 +42,8 @@ export interface FaultRunOptions {
   opTimeoutMs?: number;
   /** Time the cluster gets to recover after the faults heal. @default 60 */
   recoverySeconds?: number;
+  /** Split and merge ranges through the workload's keys while it runs. @default false */
+  splits?: boolean;
   /** Where a failed run's history and logs go. @default "fault-runs" */
   outDir?: string;
   /** Write the history and logs even when the run passes. @default false */
@@ -77,6 +82,8 @@ export interface FaultRunSummary {
   seconds: number;
   /** How many times each fault action happened. */
   faultEvents: Record<string, number>;
+  /** With `splits`: the splits and merges done and failed, and the most ranges seen. */
+  churn?: ChurnCounts;
   /** Nodes that exited on their own, and harness errors (a restart that failed). */
   crashes: string[];
   /** Why the liveness phase failed, if it did. */
@@ -103,7 +110,7 @@ export async function runFaults(options: FaultRunOptions): Promise<FaultRunSumma
   const runId = `${options.seed}-${Date.now().toString(36)}`;
   log(
     `fault run: workload=${options.workload} faults=${options.faults} nodes=${nodes} ` +
-      `seconds=${options.seconds} seed=${options.seed}`,
+      `seconds=${options.seconds} seed=${options.seed}${options.splits ? " splits" : ""}`,
   );
   const net = needsNetns(options.faults) ? await NetnsHosts.create(nodes) : undefined;
   let cluster: TestCluster | undefined;
@@ -127,6 +134,9 @@ export async function runFaults(options: FaultRunOptions): Promise<FaultRunSumma
       runId,
       log,
     };
+    const churner = options.splits
+      ? new SplitChurner(endpoints, runId, rng.fork(), log)
+      : undefined;
 
     // Safety phase.
     const phase = new AbortController();
@@ -136,6 +146,7 @@ export async function runFaults(options: FaultRunOptions): Promise<FaultRunSumma
     const running = Promise.all([
       workload.run({ ...env, signal: phase.signal }),
       nemesis.run(phase.signal),
+      churner?.run(phase.signal),
     ]);
     try {
       await running;
@@ -200,6 +211,10 @@ export async function runFaults(options: FaultRunOptions): Promise<FaultRunSumma
       crashes,
       durationMs: 0,
     };
+    if (churner !== undefined) {
+      summary.churn = churner.counts;
+      log(`churn: ${JSON.stringify(churner.counts)}`);
+    }
     if (liveness !== undefined) summary.liveness = liveness;
     if (recoveryMs !== undefined) summary.recoveryMs = recoveryMs;
     if (outcome !== "ok" || options.keepHistory) {

@@ -157,6 +157,8 @@ export class FakeCluster {
       MetaList: unimplemented,
       MetaGet: unimplemented,
       LookupRange: unimplemented,
+      GetConfig: unimplemented,
+      SetConfig: unimplemented,
     };
   }
 

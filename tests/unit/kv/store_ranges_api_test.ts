@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { Buffer } from "node:buffer";
 import { ErrorCode, isRangeDbError } from "../../../src/base/errors.ts";
 import type { Store, VersionedValue } from "../../../src/kv/mod.ts";
 import { b, s, TestCluster, waitFor } from "./_cluster.ts";
@@ -55,6 +56,22 @@ Deno.test("Store.scan() walks three ranges forward and reverse, with limits, bou
       );
       assert.deepEqual(await collect(st, "/g", "/p", { serializable: true }), all.slice(6, 15));
     }
+    // A consumer slower than the first part's deadline: with a part budget, each later part gets
+    // its own deadline; without, the later parts fail once the first part's deadline passed.
+    const follower = [...c.stores.values()].find((st) => st !== c.leader())!;
+    const slowScan = async (options: Parameters<Store["scan"]>[2]) => {
+      let n = 0;
+      for await (const chunk of follower.scan(b(""), b(""), { ...options, chunkSize: 100 })) {
+        n += chunk.length;
+        await new Promise((r) => setTimeout(r, 300));
+      }
+      return n;
+    };
+    assert.equal(await slowScan({ deadline: Date.now() + 200, partBudgetMs: 1_000 }), 26);
+    await assert.rejects(
+      slowScan({ deadline: Date.now() + 200 }),
+      (e) => isRangeDbError(e, ErrorCode.TIMEOUT),
+    );
   } finally {
     await c.close();
   }
@@ -109,6 +126,10 @@ Deno.test("Store.lookupRange() answers from the meta copy on a node without a re
     assert.equal(entries.length, 2);
     assert.equal(more, true);
     assert.equal(s(entries[0].key), "_/partitions/by-end//m");
+    // gRPC hands request bytes over as node Buffers, whose slice() is a view, not a copy.
+    const prefix = Buffer.from("_/partitions/by-end/");
+    assert.equal((await joiner.metaScan(prefix, 2)).entries.length, 2);
+    assert.equal(s(prefix), "_/partitions/by-end/", "the caller's prefix is left alone");
     assert.notEqual(await joiner.metaGet(b("_/raft/groups/00000000000000000003")), undefined);
     assert.equal(await joiner.metaGet(b("_/raft/groups/00000000000000000099")), undefined);
     await assert.rejects(

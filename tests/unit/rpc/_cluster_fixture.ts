@@ -11,6 +11,7 @@
 import * as grpc from "@grpc/grpc-js";
 import { SystemClock } from "../../../src/base/clock.ts";
 import type { KvStore, NodeInfo, RangeInfo } from "../../../src/kv/kv_store.ts";
+import { AdminConfig } from "../../../src/rpc/admin_config.ts";
 import { AdminPartitions } from "../../../src/rpc/admin_partitions.ts";
 import { addAdminService } from "../../../src/rpc/admin_service.ts";
 import { GrpcClusterRouter } from "../../../src/rpc/cluster_router.ts";
@@ -123,6 +124,7 @@ export async function startNodes(scripts: StoreScripts): Promise<FixtureCluster>
       stops.push(() => forwarder.close());
       const kv = new KvHandlers({ store, peers: forwarder, clock, logger, retryIntervalMs: 20 });
       const admin = new AdminPartitions({ store, peers: forwarder, clock, logger });
+      const config = new AdminConfig({ store, peers: forwarder, clock, logger });
       const router = new GrpcClusterRouter({
         store,
         peers: forwarder,
@@ -130,7 +132,7 @@ export async function startNodes(scripts: StoreScripts): Promise<FixtureCluster>
         logger,
         retryIntervalMs: 20,
       });
-      const run = createForwardedRunner({ store, kv, admin, clock });
+      const run = createForwardedRunner({ store, kv, admin, config, clock });
       const peer = await startServer((s) =>
         addPeerService(s, {
           clusterId: () => "c1",
@@ -147,7 +149,14 @@ export async function startNodes(scripts: StoreScripts): Promise<FixtureCluster>
       stops.push(() => peer.stop());
       const client = await startServer((s) => {
         addKvService(s, { handlers: kv, store, clock, logger });
-        addAdminService(s, { store, partitions: admin, nodeName: () => `n${id}`, clock, logger });
+        addAdminService(s, {
+          store,
+          partitions: admin,
+          config,
+          nodeName: () => `n${id}`,
+          clock,
+          logger,
+        });
       });
       stops.push(() => client.stop());
       peerAddresses.set(id, peer.address);

@@ -118,6 +118,8 @@ export function fakeStore(overrides: Partial<KvStore> & { nodeId?: number } = {}
     listRanges: unsupported,
     metaScan: unsupported,
     metaGet: unsupported,
+    clusterSettings: unsupported,
+    setClusterSetting: unsupported,
     proposeCommand: unsupported,
     waitApplied: unsupported,
     splitRange: unsupported,

@@ -4,7 +4,12 @@ import { ErrorCode, isRangeDbError, RangeDbError } from "../../../src/base/error
 import { compareBytes } from "../../../src/base/key_encoding.ts";
 import type { KvStore, RangeInfo, VersionedValue } from "../../../src/kv/kv_store.ts";
 import type { KvHandlers } from "../../../src/rpc/kv_handlers.ts";
-import { keyJustBelow, RANGE_CHUNK_SIZE, rangePage } from "../../../src/rpc/kv_range_scan.ts";
+import {
+  keyJustBelow,
+  RANGE_CHUNK_SIZE,
+  RANGE_PART_BUDGET_MS,
+  rangePage,
+} from "../../../src/rpc/kv_range_scan.ts";
 import { RangeRequestSchema } from "../../../proto/gen/rangedb/v1/kv_pb.ts";
 import { fakeStore } from "./_grpc_fixture.ts";
 import { rangeInfo, withNodes } from "./_cluster_fixture.ts";
@@ -258,6 +263,7 @@ Deno.test("keyJustBelow() finds the range that ends at a key", () => {
 
 Deno.test("KvHandlers.range() renews the budget of later parts only for calls without a deadline", async () => {
   const deadlines: number[] = [];
+  const partBudgets: (number | undefined)[] = [];
   const scan = coveredScan(DATA, [A, C]);
   await withNodes({
     ...scripts(),
@@ -265,12 +271,14 @@ Deno.test("KvHandlers.range() renews the budget of later parts only for calls wi
       lookupRange: lookupIn([A, B, C]),
       scan: (start, end, options) => {
         deadlines.push(options?.deadline ?? 0);
+        partBudgets.push(options?.partBudgetMs);
         return scan(start, end, options);
       },
     },
   }, async (c) => {
     for (const defaultDeadline of [false, true]) {
       deadlines.length = 0;
+      partBudgets.length = 0;
       const started = Date.now();
       const req = create(RangeRequestSchema, {});
       const ctx = { deadline: started + 1_000, forwarded: false, defaultDeadline };
@@ -281,6 +289,14 @@ Deno.test("KvHandlers.range() renews the budget of later parts only for calls wi
       assert.ok(deadlines[0] <= started + 1_000);
       if (defaultDeadline) assert.ok(deadlines[1] >= started + 4_000, "renewed");
       else assert.equal(deadlines[1], deadlines[0]);
+      // The store's local parts after the first renew theirs too (a store scan may cover several).
+      assert.deepEqual(
+        partBudgets,
+        defaultDeadline ? [RANGE_PART_BUDGET_MS * 0.9, RANGE_PART_BUDGET_MS * 0.9] : [
+          undefined,
+          undefined,
+        ],
+      );
     }
   });
 });

@@ -1,5 +1,3 @@
-// Pending until the issue-7 branches merge (mr-core's store implements the KvStore range API that
-// these commands reach): rename to partition_cli_test.ts to enable.
 import assert from "node:assert/strict";
 import { connect } from "../../src/client/mod.ts";
 import { withCluster } from "../harness/cluster.ts";
