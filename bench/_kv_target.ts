@@ -93,9 +93,13 @@ export class KvTarget {
   }
 }
 
-/** The gRPC status name of a failure ("DEADLINE_EXCEEDED"), or "UNKNOWN" for non-gRPC errors. */
+/**
+ * The gRPC status name of a failure ("DEADLINE_EXCEEDED"), RangeDB's error code for an SDK error
+ * ("TIMEOUT"), or "UNKNOWN" for other errors.
+ */
 export function statusName(err: unknown): string {
   const code = (err as { code?: unknown }).code;
+  if (typeof code === "string" && code !== "") return code;
   return typeof code === "number" && grpc.status[code] !== undefined
     ? grpc.status[code]
     : "UNKNOWN";

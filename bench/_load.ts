@@ -1,6 +1,6 @@
 /**
  * The closed-loop load of `bench/kv_bench.ts`: `clients` workers, each pinned to one channel of
- * a {@linkcode KvTarget}, each sending its next request as soon as the previous one answered.
+ * a {@linkcode LoadTarget}, each sending its next request as soon as the previous one answered.
  * Keys are `/bench/` plus 10 decimal digits, drawn uniformly from `[0, keys)`; values are one
  * random buffer of `valueSize` bytes.
  *
@@ -8,7 +8,17 @@
  */
 
 import { CpuMeter, type CpuUse, LatencyRecorder, type LatencySummary } from "./_latency.ts";
-import { type KvTarget, statusName } from "./_kv_target.ts";
+import { statusName } from "./_kv_target.ts";
+
+/**
+ * What the load drives: a raw gRPC connection pool ({@linkcode KvTarget}) or the SDK
+ * (`bench/_sdk_target.ts`). Worker `w` sends on channel `w`; failures reject.
+ */
+export interface LoadTarget {
+  readonly protocol: { readonly name: string };
+  put(channel: number, key: Uint8Array, value: Uint8Array): Promise<void>;
+  get(channel: number, key: Uint8Array): Promise<void>;
+}
 
 /** What each worker sends: puts, linearizable gets, or 50% of each (YCSB A's mix). */
 export type Workload = "put" | "get" | "mixed";
@@ -42,7 +52,7 @@ const KEY_HEAD = new TextEncoder().encode("/bench/");
 const KEY_DIGITS = 10;
 
 /** `/bench/` and `i` as 10 decimal digits. */
-function benchKey(i: number): Uint8Array {
+export function benchKey(i: number): Uint8Array {
   const key = new Uint8Array(KEY_HEAD.length + KEY_DIGITS);
   key.set(KEY_HEAD);
   for (let o = key.length - 1, n = i; o >= KEY_HEAD.length; o--, n = Math.floor(n / 10)) {
@@ -64,7 +74,7 @@ function benchValue(size: number): Uint8Array {
  * @throws {Error} on the first failed write (a benchmark over missing keys would mislead)
  */
 export async function preload(
-  target: KvTarget,
+  target: LoadTarget,
   options: { keys: number; clients: number; valueSize: number },
 ): Promise<void> {
   const value = benchValue(options.valueSize);
@@ -86,7 +96,7 @@ export async function preload(
 }
 
 /** Runs the load on `target` and measures it. */
-export async function runLoad(target: KvTarget, options: LoadOptions): Promise<LoadResult> {
+export async function runLoad(target: LoadTarget, options: LoadOptions): Promise<LoadResult> {
   const value = benchValue(options.valueSize);
   const keys = Array.from({ length: options.keys }, (_, i) => benchKey(i));
   const latencies = new LatencyRecorder();

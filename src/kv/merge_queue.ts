@@ -31,12 +31,27 @@ export function isCold(r: RangeInfo, s: SplitSettings): boolean {
   return s.splitQps === 0 ? r.writesPerSecond < 1 : r.writesPerSecond < s.splitQps / 10;
 }
 
+/** What the merge queue's checks saw of one range. */
+interface Seen {
+  /** The number of the last check that saw the range led here. */
+  check: number;
+  /** When a check first saw it (the merge delay counts from here). */
+  firstSeen: number;
+  /** Since when it has been cold, if it is. */
+  coldSince: number | undefined;
+  /** Since when it has been frozen without a local coordinator, if it is. */
+  frozenSince: number | undefined;
+}
+
 /** The merge duty of one store. */
 export class MergeQueue {
   readonly #deps: RangeQueueDeps;
-  readonly #firstSeen = new Map<number, number>();
-  readonly #coldSince = new Map<number, number>();
-  readonly #frozenSince = new Map<number, number>();
+  /**
+   * What the checks saw of each range this node leads. One record per range and a check number
+   * to forget the others: a check costs one map lookup per range, which counts with thousands.
+   */
+  readonly #seen = new Map<number, Seen>();
+  #checks = 0;
   #running = false;
   #aborting = new Set<number>();
 
@@ -50,23 +65,29 @@ export class MergeQueue {
     const deps = this.#deps;
     const now = deps.clock.now();
     const s = deps.settings();
-    const seen = new Set<number>();
+    const check = ++this.#checks;
+    let led = 0;
     const candidates: RangeInfo[] = [];
     for (const n of deps.leaders()) {
-      seen.add(n.rangeId);
-      if (!this.#firstSeen.has(n.rangeId)) this.#firstSeen.set(n.rangeId, now);
-      if (isCold(n, s)) {
-        if (!this.#coldSince.has(n.rangeId)) this.#coldSince.set(n.rangeId, now);
-      } else this.#coldSince.delete(n.rangeId);
+      led++;
+      let seen = this.#seen.get(n.rangeId);
+      if (seen === undefined) {
+        seen = { check, firstSeen: now, coldSince: undefined, frozenSince: undefined };
+        this.#seen.set(n.rangeId, seen);
+      }
+      seen.check = check;
+      if (!isCold(n, s)) seen.coldSince = undefined;
+      else seen.coldSince ??= now;
       if (n.frozenIntoRangeId !== 0) {
-        this.#checkFrozen(n, now);
+        this.#checkFrozen(n, seen, now);
         continue;
       }
-      this.#frozenSince.delete(n.rangeId);
-      if (this.#eligible(n, now, s.mergeDelayMs)) candidates.push(n);
+      seen.frozenSince = undefined;
+      if (this.#eligible(n, seen, now, s.mergeDelayMs)) candidates.push(n);
     }
-    for (const map of [this.#firstSeen, this.#coldSince, this.#frozenSince]) {
-      for (const id of map.keys()) if (!seen.has(id)) map.delete(id);
+    // Forget the ranges no longer led here.
+    if (this.#seen.size > led) {
+      for (const [id, seen] of this.#seen) if (seen.check !== check) this.#seen.delete(id);
     }
     if (this.#running || deps.migrations.busy("merge")) return;
     for (const n of candidates) {
@@ -80,13 +101,12 @@ export class MergeQueue {
     }
   }
 
-  #eligible(n: RangeInfo, now: number, delayMs: number): boolean {
+  #eligible(n: RangeInfo, seen: Seen, now: number, delayMs: number): boolean {
     // Range 1 is never absorbed, and nothing merges across the start of the system keyspace.
     if (n.rangeId === 1 || n.end.length === 0 || inSystemKeyspace(n.end)) return false;
     if (this.#deps.migrations.involves(n.rangeId)) return false;
-    const first = this.#firstSeen.get(n.rangeId) ?? now;
-    const cold = this.#coldSince.get(n.rangeId);
-    return now - first >= delayMs && cold !== undefined && now - cold >= delayMs / 5;
+    const cold = seen.coldSince;
+    return now - seen.firstSeen >= delayMs && cold !== undefined && now - cold >= delayMs / 5;
   }
 
   #neighbour(n: RangeInfo): RangeInfo | undefined {
@@ -107,15 +127,15 @@ export class MergeQueue {
       ).finally(() => this.#running = false);
   }
 
-  #checkFrozen(n: RangeInfo, now: number): void {
+  #checkFrozen(n: RangeInfo, seen: Seen, now: number): void {
     const deps = this.#deps;
     if (deps.migrations.involves(n.rangeId) || this.#aborting.has(n.rangeId)) {
-      this.#frozenSince.delete(n.rangeId);
+      seen.frozenSince = undefined;
       return;
     }
-    const since = this.#frozenSince.get(n.rangeId);
+    const since = seen.frozenSince;
     if (since === undefined) {
-      this.#frozenSince.set(n.rangeId, now);
+      seen.frozenSince = now;
       return;
     }
     if (now - since < FROZEN_ABORT_MS) return;
@@ -129,7 +149,8 @@ export class MergeQueue {
         deps.logger.warn("stale freeze abort failed", { range_id: n.rangeId, error: String(err) })
       ).finally(() => {
         this.#aborting.delete(n.rangeId);
-        this.#frozenSince.delete(n.rangeId);
+        const after = this.#seen.get(n.rangeId);
+        if (after !== undefined) after.frozenSince = undefined;
       });
   }
 }

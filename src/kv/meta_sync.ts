@@ -38,18 +38,25 @@ export class MetaSync {
     if (this.#running) return;
     const deps = this.#deps;
     const stale: RangeDescriptor[] = [];
-    const seen = new Set<number>();
+    // Led ranges with an entry in #synced: when fewer than its size, it holds others.
+    let known = 0;
     for (const r of deps.leaders()) {
-      seen.add(r.rangeId);
-      if (this.#synced.get(r.rangeId) === r.generation) continue;
+      const synced = this.#synced.get(r.rangeId);
+      if (synced !== undefined) known++;
+      if (synced === r.generation) continue;
       if (deps.metaGeneration(r.rangeId) === r.generation) {
+        if (synced === undefined) known++;
         this.#synced.set(r.rangeId, r.generation);
         continue;
       }
       if (stale.length < BATCH) stale.push(descriptorOfInfo(r));
     }
     // A range led elsewhere now is synced by its new leader; forget it here.
-    for (const id of this.#synced.keys()) if (!seen.has(id)) this.#synced.delete(id);
+    if (this.#synced.size > known) {
+      const led = new Set<number>();
+      for (const r of deps.leaders()) led.add(r.rangeId);
+      for (const id of this.#synced.keys()) if (!led.has(id)) this.#synced.delete(id);
+    }
     if (stale.length === 0) return;
     this.#running = true;
     deps.commands.updateMeta(stale, [], deps.clock.now() + SYNC_TIMEOUT_MS).then(

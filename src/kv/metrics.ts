@@ -18,6 +18,8 @@ export interface StoreMetrics {
   leaderChanged(rangeId: number, leaderNodeId: number, term: number): void;
   /** The state of a range after a turn, for gauges. */
   rangeState(rangeId: number, state: { term: number; commit: number; applied: number }): void;
+  /** A scheduler turn held the event loop for `ms` (its synchronous work, the write excluded). */
+  turnBlocked(ms: number): void;
 }
 
 /** Metrics that go nowhere. */
@@ -27,4 +29,5 @@ export const NO_METRICS: StoreMetrics = {
   applied() {},
   leaderChanged() {},
   rangeState() {},
+  turnBlocked() {},
 };

@@ -38,6 +38,9 @@ import { buildOutgoingSnapshot } from "./replica_snapshot.ts";
 import { type ReplicaMap, ReplicaWorkSet } from "./raft_work_set.ts";
 import type { RaftTransport, RangeMessage } from "./transport.ts";
 
+/** A turn that holds the event loop at least this long (ms) is logged as slow. */
+export const SLOW_TURN_MS = 100;
+
 /** What the scheduler needs from its store. */
 export interface RaftSchedulerDeps {
   engine: Engine;
@@ -272,6 +275,7 @@ export class RaftScheduler {
     const work = this.#work;
     const dirty = work.takeDirty();
     if (dirty.size === 0) return;
+    const started = deps.clock.monotonic();
     this.counters.turns++;
     this.counters.replicasInTurns += dirty.size;
     const readies: [Replica, Ready][] = [];
@@ -288,14 +292,17 @@ export class RaftScheduler {
     this.counters.readies += readies.length;
     this.#turning = new Set(readies.map(([r]) => r));
     try {
-      await this.#handle(readies);
+      await this.#handle(readies, started);
     } finally {
       this.#turning = new Set();
     }
   }
 
-  /** Persists, sends, applies and advances the Readies of one turn. */
-  async #handle(turnReadies: [Replica, Ready][]): Promise<void> {
+  /**
+   * Persists, sends, applies and advances the Readies of one turn; `started` is when the turn
+   * began (monotonic ms), for the blocking time it reports.
+   */
+  async #handle(turnReadies: [Replica, Ready][], started: number): Promise<void> {
     let readies = turnReadies;
     const deps = this.#deps;
     const engine = deps.engine;
@@ -303,7 +310,10 @@ export class RaftScheduler {
     const ctx = newApplyContext(engine, batch, deps.nodeId, deps.logger, deps.lifecycle);
     let sync = false;
     let early = 0;
+    let staged = 0;
+    let applied = 0;
     try {
+      for (const [, rd] of readies) applied += rd.committedEntries.length;
       for (const [r, rd] of readies) if (r.stageReady(rd, batch, ctx)) sync = true;
       deps.lifecycle.stageLifecycle(batch);
       // A replica merged away in this turn sends, answers and advances nothing more.
@@ -311,6 +321,7 @@ export class RaftScheduler {
       early = this.#sendEarly(readies);
       let answered = 0;
       for (const [r] of readies) answered += r.answerBeforeWrite();
+      staged = deps.clock.monotonic();
       if (CRASH_POINT_ARMED) await passCrashPoints(readies, "before-write", answered);
       if (batch.count > 0) {
         const start = deps.clock.monotonic();
@@ -322,6 +333,7 @@ export class RaftScheduler {
       throw err;
     }
     if (CRASH_POINT_ARMED) await passCrashPoints(readies, "after-write");
+    const written = deps.clock.monotonic();
     for (const [r, rd] of readies) r.commitReady(rd);
     if (early < readies.length) this.#send(readies);
     const turned: Replica[] = [];
@@ -342,6 +354,32 @@ export class RaftScheduler {
       if (r.raw.hasReady() || r.hasInbox()) this.#work.markDirty(r);
     }
     if (this.#work.hasDirty) this.#scheduled = true;
+    this.#reportBlocking(
+      staged - started,
+      deps.clock.monotonic() - written,
+      readies.length,
+      applied,
+    );
+  }
+
+  /**
+   * Reports how long a turn held the event loop: its synchronous work before the write (feeding
+   * the replicas, building the Readies, staging and applying them) and after it (making the state
+   * visible, answering, sending, advancing). Nothing else runs on the node meanwhile, not even a
+   * tick, so a long turn delays every request and heartbeat; one past {@linkcode SLOW_TURN_MS} is
+   * logged (a split's stats scan, a large snapshot, a big batch of applies).
+   */
+  #reportBlocking(stageMs: number, finishMs: number, readies: number, applied: number): void {
+    const ms = stageMs + finishMs;
+    this.#deps.metrics.turnBlocked(ms);
+    if (ms < SLOW_TURN_MS) return;
+    this.#deps.logger.warn("slow raft turn", {
+      blocked_ms: Math.round(ms),
+      stage_ms: Math.round(stageMs),
+      finish_ms: Math.round(finishMs),
+      readies,
+      applied_entries: applied,
+    });
   }
 
   /**

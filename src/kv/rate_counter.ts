@@ -12,12 +12,15 @@ export const RATE_WINDOW_SECONDS = 10;
 export class RateCounter {
   readonly #counts = new Array<number>(RATE_WINDOW_SECONDS).fill(0);
   readonly #seconds = new Array<number>(RATE_WINDOW_SECONDS).fill(-1);
+  /** The latest second that had events; -1 before the first. */
+  #latest = -1;
 
   /** Adds `n` events at `nowMs`. */
   add(nowMs: number, n: number): void {
     if (n === 0) return;
     const second = Math.floor(nowMs / 1000);
     const slot = second % RATE_WINDOW_SECONDS;
+    if (second > this.#latest) this.#latest = second;
     if (this.#seconds[slot] !== second) {
       this.#seconds[slot] = second;
       this.#counts[slot] = 0;
@@ -28,6 +31,8 @@ export class RateCounter {
   /** Events per second over the window ending at `nowMs` (the current second included). */
   perSecond(nowMs: number): number {
     const second = Math.floor(nowMs / 1000);
+    // An idle counter (most ranges of a large node) answers without looking at its buckets.
+    if (second - this.#latest >= RATE_WINDOW_SECONDS) return 0;
     let sum = 0;
     for (let i = 0; i < RATE_WINDOW_SECONDS; i++) {
       const s = this.#seconds[i];

@@ -51,25 +51,34 @@ export class SplitQueue {
     const deps = this.#deps;
     const now = deps.clock.now();
     const settings = deps.settings();
-    const seen = new Set<number>();
+    // The ranges whose hot streak goes on: hot in this check, or skipped by it. Any other is
+    // forgotten (cooled down, or no longer led here).
+    const hot = new Set<number>();
     let chosen: { range: RangeInfo; reason: "size" | "keys" | "load" | "bootstrap" } | undefined;
     for (const r of deps.leaders()) {
-      seen.add(r.rangeId);
-      if (r.frozenIntoRangeId !== 0 || deps.migrations.involves(r.rangeId)) continue;
+      if (r.frozenIntoRangeId !== 0 || deps.migrations.involves(r.rangeId)) {
+        if (this.#hotSince.has(r.rangeId)) hot.add(r.rangeId);
+        continue;
+      }
       if (r.start.length === 0 && r.end.length === 0) {
+        if (this.#hotSince.has(r.rangeId)) hot.add(r.rangeId);
         chosen ??= { range: r, reason: "bootstrap" };
         continue;
       }
       if (settings.splitQps > 0 && r.writesPerSecond > settings.splitQps) {
+        hot.add(r.rangeId);
         if (!this.#hotSince.has(r.rangeId)) this.#hotSince.set(r.rangeId, now);
-      } else {
-        this.#hotSince.delete(r.rangeId);
       }
       if (chosen !== undefined) continue;
-      const reason = splitReason(r, settings, this.#hotSince.get(r.rangeId), now);
+      const reason = splitReason(
+        r,
+        settings,
+        hot.has(r.rangeId) ? this.#hotSince.get(r.rangeId) : undefined,
+        now,
+      );
       if (reason !== undefined) chosen = { range: r, reason };
     }
-    for (const id of this.#hotSince.keys()) if (!seen.has(id)) this.#hotSince.delete(id);
+    for (const id of this.#hotSince.keys()) if (!hot.has(id)) this.#hotSince.delete(id);
     if (chosen !== undefined) this.#run(chosen.range, chosen.reason);
   }
 

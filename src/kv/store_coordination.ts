@@ -16,6 +16,7 @@ import type { ClusterRouter } from "./cluster_router.ts";
 import { readClusterConfig } from "./cluster_settings.ts";
 import { decodeDescriptor } from "./command.ts";
 import { IntentResolver } from "./intent_resolver.ts";
+import { LeaderInfos } from "./leader_infos.ts";
 import { systemKeys } from "./keys.ts";
 import type {
   CallOptions,
@@ -71,6 +72,7 @@ export class StoreCoordination implements RangeQueueDeps {
   readonly #merges: MergeQueue;
   readonly #metaSync: MetaSync;
   readonly #queues: boolean;
+  readonly #leaderInfos: LeaderInfos;
   #lastQueueMs = 0;
   #lastSyncMs = 0;
 
@@ -88,6 +90,11 @@ export class StoreCoordination implements RangeQueueDeps {
     this.#merges = new MergeQueue(this);
     this.#metaSync = new MetaSync(this);
     this.#queues = options.queues ?? true;
+    this.#leaderInfos = new LeaderInfos({
+      replicas: () => store.replicas.values(),
+      rangeInfo: (r) => store.rangeSet.rangeInfo(r),
+      now: () => store.clock.now(),
+    });
   }
 
   get nodeId(): number {
@@ -106,15 +113,18 @@ export class StoreCoordination implements RangeQueueDeps {
   onTick(): void {
     if (!this.#queues) return;
     const now = this.#store.clock.now();
-    if (now - this.#lastSyncMs >= META_SYNC_PERIOD_MS) {
-      this.#lastSyncMs = now;
-      this.#metaSync.check();
-    }
-    if (now - this.#lastQueueMs >= QUEUE_PERIOD_MS) {
-      this.#lastQueueMs = now;
-      this.#splits.check();
-      this.#merges.check();
-    }
+    // The duties of one tick read the leaders once (`leader_infos.ts`).
+    this.#leaderInfos.duringTick(() => {
+      if (now - this.#lastSyncMs >= META_SYNC_PERIOD_MS) {
+        this.#lastSyncMs = now;
+        this.#metaSync.check();
+      }
+      if (now - this.#lastQueueMs >= QUEUE_PERIOD_MS) {
+        this.#lastQueueMs = now;
+        this.#splits.check();
+        this.#merges.check();
+      }
+    });
   }
 
   // ---- The KvStore API ----
@@ -154,12 +164,8 @@ export class StoreCoordination implements RangeQueueDeps {
     return found.status === "found" ? infoOfDescriptor(decodeDescriptor(found.value)) : undefined;
   }
 
-  *leaders(): Iterable<RangeInfo> {
-    const store = this.#store;
-    for (const r of store.replicas.values()) {
-      if (!r.isLeader || r.descriptor === undefined || r.destroyed) continue;
-      yield store.rangeSet.rangeInfo(r);
-    }
+  leaders(): Iterable<RangeInfo> {
+    return this.#leaderInfos.list();
   }
 
   settings(): SplitSettings {

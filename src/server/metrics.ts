@@ -63,8 +63,27 @@ export interface NodeMetrics {
    * `rangedb_raft_is_leader` can tell whether this node leads a range. Until then it is 0.
    */
   setLocalNodeId(nodeId: number): void;
+  /**
+   * Reads the scheduler's state at every scrape from `read` (once the store is open): the local
+   * replicas, how many are awake (not quiesced), and what the scheduler did since it started.
+   */
+  watchScheduler(read: () => SchedulerState): void;
   /** The Prometheus text of every metric. */
   render(): Promise<string>;
+}
+
+/** What {@linkcode NodeMetrics.watchScheduler} reads at a scrape. */
+export interface SchedulerState {
+  /** Local replicas. */
+  replicas: number;
+  /** Replicas that tick (the others are quiesced). */
+  awake: number;
+  /** Turns since start. */
+  turns: number;
+  /** Ticks handed to replicas since start. */
+  replicaTicks: number;
+  /** Times a leader quiesced its range since start. */
+  leaderQuiesces: number;
 }
 
 /** Options of {@linkcode createNodeMetrics}. */
@@ -103,6 +122,7 @@ export function createNodeMetrics(
   });
   if (options.defaultMetrics ?? true) collectDefaultMetrics({ register: registry });
   const store = createStoreMetrics(registry);
+  const scheduler = createSchedulerMetrics(registry);
   return {
     registry,
     contentType: METRICS_CONTENT_TYPE,
@@ -112,6 +132,7 @@ export function createNodeMetrics(
       requestSeconds.observe({ method }, seconds);
     },
     setLocalNodeId: store.setLocalNodeId,
+    watchScheduler: scheduler.watch,
     render: () => registry.metrics(),
   };
 }
@@ -133,6 +154,12 @@ function createStoreMetrics(registry: Registry): {
     name: "rangedb_storage_batch_write_bytes_total",
     help: "Bytes written in engine batches.",
     labelNames: ["sync"] as const,
+    registers,
+  });
+  const turnBlocked = new Histogram({
+    name: "rangedb_raft_turn_blocked_seconds",
+    help: "Time a scheduler turn held the event loop (its synchronous work, the write excluded).",
+    buckets: LATENCY_BUCKETS,
     registers,
   });
   const proposals = new Counter({
@@ -182,6 +209,9 @@ function createStoreMetrics(registry: Registry): {
     proposed(count) {
       proposals.inc(count);
     },
+    turnBlocked(ms) {
+      turnBlocked.observe(ms / 1000);
+    },
     applied(rangeId, count) {
       applied.inc({ range: String(rangeId) }, count);
     },
@@ -207,4 +237,54 @@ function createStoreMetrics(registry: Registry): {
       for (const [rangeId, leader] of leaders) setIsLeader(rangeId, leader);
     },
   };
+}
+
+/** The scheduler's gauges and counters, read at scrape time from the watched state. */
+function createSchedulerMetrics(registry: Registry): {
+  watch(read: () => SchedulerState): void;
+} {
+  let read: (() => SchedulerState) | undefined;
+  const registers = [registry];
+  new Gauge({
+    name: "rangedb_raft_replicas",
+    help: "Replicas on this node.",
+    registers,
+    collect() {
+      const s = read?.();
+      if (s !== undefined) this.set(s.replicas);
+    },
+  });
+  new Gauge({
+    name: "rangedb_raft_awake_replicas",
+    help: "Replicas on this node that tick; the others are quiesced.",
+    registers,
+    collect() {
+      const s = read?.();
+      if (s !== undefined) this.set(s.awake);
+    },
+  });
+  const counter = (name: string, help: string, pick: (s: SchedulerState) => number) =>
+    new Counter({
+      name,
+      help,
+      registers,
+      collect() {
+        const s = read?.();
+        if (s === undefined) return;
+        this.reset();
+        this.inc(pick(s));
+      },
+    });
+  counter("rangedb_raft_turns_total", "Scheduler turns since start.", (s) => s.turns);
+  counter(
+    "rangedb_raft_replica_ticks_total",
+    "Ticks handed to awake replicas since start.",
+    (s) => s.replicaTicks,
+  );
+  counter(
+    "rangedb_raft_leader_quiesces_total",
+    "Times a leader quiesced its range since start.",
+    (s) => s.leaderQuiesces,
+  );
+  return { watch: (fn) => read = fn };
 }

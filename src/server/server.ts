@@ -371,6 +371,13 @@ export async function startServer(
     };
     store = await Store.open(storeOptions);
     const opened = store;
+    metrics.watchScheduler(() => ({
+      replicas: opened.replicas.size,
+      awake: opened.scheduler.awakeCount,
+      turns: opened.scheduler.counters.turns,
+      replicaTicks: opened.scheduler.counters.replicaTicks,
+      leaderQuiesces: opened.scheduler.counters.leaderQuiesces,
+    }));
     transport.setHandler(handler);
     raftStreams = transport;
     late.set(opened);

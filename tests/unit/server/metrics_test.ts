@@ -103,3 +103,26 @@ Deno.test("createNodeMetrics() keeps nodes of one process apart", async () => {
   assert.equal(sample(await a.render(), 'rangedb_raft_proposals_total{node="a"}'), 1);
   assert.equal(sample(await b.render(), 'rangedb_raft_proposals_total{node="b"}'), 0);
 });
+
+Deno.test("NodeMetrics.watchScheduler() reads the scheduler's state at every scrape", async () => {
+  const metrics = createNodeMetrics({ node: "n4" }, { defaultMetrics: false });
+  let text = await metrics.render();
+  assert.equal(sample(text, 'rangedb_raft_replicas{node="n4"}'), 0, "0 before the store opens");
+  const state = { replicas: 10_000, awake: 12, turns: 7, replicaTicks: 30, leaderQuiesces: 3 };
+  metrics.watchScheduler(() => state);
+  metrics.storeMetrics.turnBlocked(150);
+  metrics.storeMetrics.turnBlocked(2);
+  text = await metrics.render();
+  assert.equal(sample(text, 'rangedb_raft_replicas{node="n4"}'), 10_000);
+  assert.equal(sample(text, 'rangedb_raft_awake_replicas{node="n4"}'), 12);
+  assert.equal(sample(text, 'rangedb_raft_turns_total{node="n4"}'), 7);
+  assert.equal(sample(text, 'rangedb_raft_replica_ticks_total{node="n4"}'), 30);
+  assert.equal(sample(text, 'rangedb_raft_leader_quiesces_total{node="n4"}'), 3);
+  assert.equal(sample(text, 'rangedb_raft_turn_blocked_seconds_count{node="n4"}'), 2);
+  assert.equal(sample(text, 'rangedb_raft_turn_blocked_seconds_bucket{le="0.1",node="n4"}'), 1);
+  state.awake = 0;
+  state.turns = 9;
+  text = await metrics.render();
+  assert.equal(sample(text, 'rangedb_raft_awake_replicas{node="n4"}'), 0);
+  assert.equal(sample(text, 'rangedb_raft_turns_total{node="n4"}'), 9);
+});
