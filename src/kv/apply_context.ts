@@ -19,6 +19,7 @@ import {
   type RangeDescriptor,
 } from "./command.ts";
 import { DedupeOverlay } from "./dedupe.ts";
+import { isPlanted } from "./planted_bugs.ts";
 
 /** A range created on this node by a split applied in the current turn. */
 export interface CreatedRange {
@@ -162,7 +163,9 @@ export function addWrites(
     const key = w.type === "put" || w.type === "delete" || w.type === "removeIntent"
       ? w.key
       : w.intent.key;
-    if (!inSpan(d, key)) return outsideResult(Number(d.rangeId), key);
+    if (!inSpan(d, key) && !isPlanted("apply-span-unchecked")) {
+      return outsideResult(Number(d.rangeId), key);
+    }
   }
   try {
     ctx.mvcc.addAll(writes, limits);

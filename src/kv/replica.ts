@@ -13,6 +13,7 @@
 
 import type { Clock } from "../base/clock.ts";
 import { ErrorCode, RangeDbError } from "../base/errors.ts";
+import { cryptoRandomBytes, type RandomBytes } from "../base/ids.ts";
 import { compareBytes } from "../base/key_encoding.ts";
 import type { Logger } from "../base/logger.ts";
 import {
@@ -57,6 +58,11 @@ export interface ReplicaDeps {
   electionTick: number;
   heartbeatTick: number;
   random: () => number;
+  /**
+   * Random bytes for the first proposal sequence and the ReadIndex nonce (the simulation seeds
+   * them). @default cryptoRandomBytes
+   */
+  randomBytes?: RandomBytes;
   /** Puts the replica in the scheduler's work set (all a turn looks at) and asks for a turn. */
   markDirty(replica: Replica): void;
   /** Called after a turn changed the replica's span (initialized, split, merged, snapshot). */
@@ -87,9 +93,10 @@ interface QueuedProposal {
  * previous run proposed (an entry of that run applying late would answer a new caller), whatever
  * its clock does. 2^52 leaves room to count up within safe integers.
  */
-function randomSeqStart(): number {
-  const [hi, lo] = crypto.getRandomValues(new Uint32Array(2));
-  return (hi & 0xfffff) * 0x1_0000_0000 + lo;
+function randomSeqStart(random: RandomBytes): number {
+  const b = random(new Uint8Array(8));
+  const view = new DataView(b.buffer, b.byteOffset, 8);
+  return (view.getUint32(0) & 0xfffff) * 0x1_0000_0000 + view.getUint32(4);
 }
 
 /** One range's replica on this node. */
@@ -149,7 +156,8 @@ export class Replica {
     this.rangeId = rangeId;
     this.applied = applied;
     this.#log = deps.logger.with({ range_id: rangeId });
-    this.#seq = randomSeqStart();
+    const randomBytes = deps.randomBytes ?? cryptoRandomBytes;
+    this.#seq = randomSeqStart(randomBytes);
     this.storage = ReplicaRaftStorage.load(deps.engine, rangeId, {
       confState: confStateOf(applied?.descriptor),
       snapshot: () => this.#snapshotMetadata(),
@@ -169,7 +177,7 @@ export class Replica {
       logger: this.#log,
     });
     this.term = this.storage.hardState().term;
-    this.reads = new ReplicaReads(this, deps.nodeId, () => deps.markDirty(this));
+    this.reads = new ReplicaReads(this, deps.nodeId, () => deps.markDirty(this), randomBytes);
   }
 
   /** The range descriptor as of the applied index; undefined while uninitialized. */

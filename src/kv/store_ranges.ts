@@ -37,6 +37,7 @@ import type { RangeInfo } from "./kv_store.ts";
 import { raftLogSpan, raftStateKey, RaftStateKind, raftStateSpan } from "./keys.ts";
 import { decodeHardState, encodeHardState, encodeTruncatedState } from "./raft_log_codec.ts";
 import type { Replica } from "./replica.ts";
+import { isPlanted } from "./planted_bugs.ts";
 
 /** What {@linkcode StoreRanges} needs from its store. */
 export interface StoreRangesDeps {
@@ -176,7 +177,9 @@ export class StoreRanges implements ReplicaLifecycle {
    */
   snapshotRefusal(rangeId: number, d: RangeDescriptor): string | undefined {
     const into = this.tombstones.get(rangeId);
-    if (into !== undefined) return `the range was merged into range ${into}`;
+    if (into !== undefined && !isPlanted("tombstone-ignored")) {
+      return `the range was merged into range ${into}`;
+    }
     for (const r of this.#deps.replicas.values()) {
       const other = r.latestApplied;
       if (r.rangeId === rangeId || r.destroyed || this.#destroyed.has(r.rangeId)) continue;
