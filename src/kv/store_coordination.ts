@@ -71,15 +71,23 @@ export class StoreCoordination implements RangeQueueDeps {
   readonly #merges: MergeQueue;
   readonly #metaSync: MetaSync;
   readonly #queues: boolean;
+  readonly #thresholds: Partial<SplitSettings> | undefined;
   #lastQueueMs = 0;
   #lastSyncMs = 0;
 
   /**
    * @param store the store
-   * @param options the router (default: this store only) and whether the background duties run
-   *   (split and merge queues, meta sync)
+   * @param options the router (default: this store only), whether the background duties run
+   *   (split and merge queues, meta sync) and thresholds replacing the cluster settings'
    */
-  constructor(store: Store, options: { router?: ClusterRouter; queues?: boolean } = {}) {
+  constructor(
+    store: Store,
+    options: {
+      router?: ClusterRouter;
+      queues?: boolean;
+      thresholds?: Partial<SplitSettings>;
+    } = {},
+  ) {
     this.#store = store;
     this.router = options.router ?? localRouter(store);
     this.commands = new RangeCommands(this.router);
@@ -88,6 +96,7 @@ export class StoreCoordination implements RangeQueueDeps {
     this.#merges = new MergeQueue(this);
     this.#metaSync = new MetaSync(this);
     this.#queues = options.queues ?? true;
+    this.#thresholds = options.thresholds;
   }
 
   get nodeId(): number {
@@ -170,6 +179,7 @@ export class StoreCoordination implements RangeQueueDeps {
       maxKeys: c.rangeMaxKeys,
       splitQps: c.rangeSplitQps,
       mergeDelayMs: c.rangeMergeDelay,
+      ...this.#thresholds,
     };
   }
 
@@ -206,6 +216,10 @@ export class StoreCoordination implements RangeQueueDeps {
       await new Promise<void>((resolve) => store.clock.after(0, resolve));
       if (r!.destroyed || r!.descriptor?.generation !== generation) return undefined;
     }
+  }
+
+  mergedAway(): Iterable<number> {
+    return this.#store.rangeSet.tombstones.keys();
   }
 
   metaGeneration(rangeId: number): number | undefined {
