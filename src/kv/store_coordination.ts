@@ -2,7 +2,8 @@
  * {@linkcode StoreCoordination}: a store's range-level coordination (docs/design/0009): the split
  * and merge coordinators behind `splitRange` / `mergeRange`, the migrations in flight, and the
  * background duties run from the scheduler's ticks: the split queue (with the bootstrap split at
- * `_/`), the merge queue (with the abort of stale freezes) and the meta sync. Commands reach other
+ * `_/`), the merge queue (with the abort of stale freezes), the collector of replicas merged away
+ * elsewhere and the meta sync. Commands reach other
  * nodes through the store's {@linkcode ClusterRouter}; without one (a single node, unit tests) a
  * local router proposes on this store only.
  *
@@ -25,6 +26,7 @@ import type {
   SplitOutcome,
 } from "./kv_store.ts";
 import { MergeQueue } from "./merge_queue.ts";
+import { MergedReplicaGc } from "./merged_replica_gc.ts";
 import { MetaSync } from "./meta_sync.ts";
 import { Migrations } from "./migrations.ts";
 import { RangeCommands } from "./range_commands.ts";
@@ -70,6 +72,7 @@ export class StoreCoordination implements RangeQueueDeps {
   readonly #splits: SplitQueue;
   readonly #merges: MergeQueue;
   readonly #metaSync: MetaSync;
+  readonly #mergedGc: MergedReplicaGc;
   readonly #queues: boolean;
   readonly #thresholds: Partial<SplitSettings> | undefined;
   #lastQueueMs = 0;
@@ -95,6 +98,14 @@ export class StoreCoordination implements RangeQueueDeps {
     this.#splits = new SplitQueue(this);
     this.#merges = new MergeQueue(this);
     this.#metaSync = new MetaSync(this);
+    this.#mergedGc = new MergedReplicaGc({
+      nodeId: store.nodeId,
+      clock: store.clock,
+      logger: store.logger,
+      router: this.router,
+      replicas: () => store.replicas.values(),
+      destroy: (replica, into) => store.rangeSet.destroyMerged(replica, into),
+    });
     this.#queues = options.queues ?? true;
     this.#thresholds = options.thresholds;
   }
@@ -123,6 +134,7 @@ export class StoreCoordination implements RangeQueueDeps {
       this.#lastQueueMs = now;
       this.#splits.check();
       this.#merges.check();
+      this.#mergedGc.check();
     }
   }
 

@@ -206,6 +206,10 @@ export class StoreRanges implements ReplicaLifecycle {
     this.#destroyed.set(rangeId, into);
   }
 
+  mergedInto(rangeId: number): number | undefined {
+    return this.#destroyed.get(rangeId) ?? this.tombstones.get(rangeId);
+  }
+
   appliedStateOf(rangeId: number): RangeAppliedState | undefined {
     const r = this.#deps.replicas.get(rangeId);
     return r === undefined || r.destroyed ? undefined : r.latestApplied;
@@ -226,7 +230,24 @@ export class StoreRanges implements ReplicaLifecycle {
     }
   }
 
+  /**
+   * Destroys `replica`, frozen into `into` and merged away on the other nodes, in its next turn
+   * (`merged_replica_gc.ts`): as if this node applied the merge, without extending `into`.
+   */
+  destroyMerged(replica: Replica, into: number): void {
+    replica.enqueueEvent(() => {
+      const frozenInto = replica.applied?.frozenIntoRangeId ?? 0n;
+      if (!replica.destroyed && frozenInto === BigInt(into)) {
+        this.#destroyed.set(replica.rangeId, into);
+      }
+    });
+  }
+
   // ---- The scheduler's hooks ----
+
+  pending(): boolean {
+    return this.#created.length > 0 || this.#destroyed.size > 0;
+  }
 
   stageLifecycle(batch: WriteBatch): void {
     for (const [rangeId, into] of this.#destroyed) {

@@ -3,7 +3,11 @@ import { ManualClock } from "../../../src/base/clock.ts";
 import { createLogger } from "../../../src/base/logger.ts";
 import { newDescriptor, type RangeDescriptor } from "../../../src/kv/command.ts";
 import type { RangeInfo } from "../../../src/kv/kv_store.ts";
+import { ErrorCode, RangeDbError } from "../../../src/base/errors.ts";
+import type { ClusterRouter } from "../../../src/kv/cluster_router.ts";
+import { MergedReplicaGc, ORPHAN_CHECK_MS } from "../../../src/kv/merged_replica_gc.ts";
 import { MetaSync } from "../../../src/kv/meta_sync.ts";
+import type { Replica } from "../../../src/kv/replica.ts";
 import { Migrations } from "../../../src/kv/migrations.ts";
 import type { RangeQueueDeps } from "../../../src/kv/range_queue_deps.ts";
 import { infoOfDescriptor } from "../../../src/kv/range_split.ts";
@@ -96,4 +100,93 @@ Deno.test("MetaSync.check() proposes nothing when the meta copy is up to date", 
   });
   new MetaSync(deps).check();
   assert.equal(calls.length, 0);
+});
+
+function frozenReplica(rangeId: number, into: number) {
+  const d = newDescriptor({
+    rangeId,
+    start: b("/a"),
+    end: b("/m"),
+    generation: 3,
+    voters: [1, 2, 3],
+  });
+  return {
+    rangeId,
+    frozen: true,
+    destroyed: false,
+    descriptor: d,
+    applied: { frozenIntoRangeId: BigInt(into) },
+  } as unknown as Replica;
+}
+
+function gcWith(replica: Replica, answer: (node: number) => Promise<number>) {
+  const clock = new ManualClock({ now: 1_000_000 });
+  const asked: number[] = [];
+  const destroyed: [number, number][] = [];
+  const gc = new MergedReplicaGc({
+    nodeId: 1,
+    clock,
+    logger: createLogger({ level: "error", sink: () => {} }),
+    router: {
+      waitApplied: (node: number) => {
+        asked.push(node);
+        return answer(node);
+      },
+    } as unknown as ClusterRouter,
+    replicas: () => [replica],
+    destroy: (r, into) => destroyed.push([r.rangeId, into]),
+  });
+  return { gc, clock, asked, destroyed };
+}
+
+const settle = async () => {
+  for (let i = 0; i < 10; i++) await Promise.resolve();
+};
+
+Deno.test("MergedReplicaGc.check() destroys a replica frozen for long when a member merged it away into the same range", async () => {
+  const r = frozenReplica(4, 5);
+  const { gc, clock, asked, destroyed } = gcWith(
+    r,
+    (node) =>
+      node === 2
+        ? Promise.reject(new RangeDbError(ErrorCode.UNAVAILABLE, "Cannot reach node 2"))
+        : Promise.reject(
+          new RangeDbError(ErrorCode.RANGE_NOT_FOUND, "merged", {
+            details: { rangeId: 4, mergedIntoRangeId: 5 },
+          }),
+        ),
+  );
+  gc.check();
+  clock.advance(ORPHAN_CHECK_MS - 1);
+  gc.check();
+  await settle();
+  assert.deepEqual(asked, [], "not frozen long enough");
+  clock.advance(1);
+  gc.check();
+  await settle();
+  assert.deepEqual(asked, [2, 3], "an unreachable member proves nothing; the next one is asked");
+  assert.deepEqual(destroyed, [[4, 5]]);
+});
+
+Deno.test("MergedReplicaGc.check() keeps a frozen replica its members still hold", async () => {
+  const r = frozenReplica(4, 5);
+  const { gc, clock, asked, destroyed } = gcWith(r, () => Promise.resolve(12));
+  gc.check();
+  clock.advance(ORPHAN_CHECK_MS);
+  gc.check();
+  await settle();
+  assert.deepEqual(asked, [2, 3]);
+  assert.deepEqual(destroyed, []);
+  // A member that merged it into another range than the one it is frozen into proves nothing.
+  const other = gcWith(r, () =>
+    Promise.reject(
+      new RangeDbError(ErrorCode.RANGE_NOT_FOUND, "merged", {
+        details: { rangeId: 4, mergedIntoRangeId: 9 },
+      }),
+    ));
+  other.gc.check();
+  other.clock.advance(ORPHAN_CHECK_MS);
+  other.gc.check();
+  await settle();
+  assert.deepEqual(other.destroyed, []);
 });
