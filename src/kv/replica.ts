@@ -134,6 +134,8 @@ export class Replica {
   #stagedCommands = 0;
   /** Idle: no ticks (`replica_quiesce.ts`). Cleared by anything but a heartbeat (response). */
   quiesced = false;
+  /** Why the replica was closed (merged away, store stopped): later callers fail with it. */
+  #closed: Error | undefined;
 
   #seq: number;
   #inMessages: Message[] = [];
@@ -260,6 +262,9 @@ export class Replica {
     requireLeader: boolean,
     raw = false,
   ): Promise<CommandResult> {
+    // A caller that found this replica before it was merged away (or its store stopped) and
+    // proposes after: nothing would ever look at its proposal again.
+    if (this.#closed !== undefined) return Promise.reject(this.#closed);
     const seq = ++this.#seq;
     cmd.proposerNodeId = BigInt(this.#deps.nodeId);
     cmd.proposalSeq = BigInt(seq);
@@ -273,6 +278,7 @@ export class Replica {
 
   /** Proposes a membership change; resolves once it applied here. */
   proposeConfChange(cc: Omit<ConfChange, "context">, deadline: number): Promise<CommandResult> {
+    if (this.#closed !== undefined) return Promise.reject(this.#closed);
     const seq = ++this.#seq;
     const confChange = { ...cc, context: encodeProposalId(this.#deps.nodeId, seq) };
     return new Promise((resolve, reject) => {
@@ -565,6 +571,7 @@ export class Replica {
    * `appliedErr` then goes to the callers of `waitApplied`).
    */
   close(err: Error, appliedErr: Error = err): void {
+    this.#closed = err;
     for (const p of this.#inProposals) p.waiter.reject(err);
     this.#inProposals = [];
     this.failWaiters(err);

@@ -45,6 +45,8 @@ export class ReplicaReads {
   readonly #groups = new Map<number, ReadGroup>();
   #awaiting: PendingRead[] = [];
   #ctx = 0;
+  /** Set once closed: later reads fail with it at once. */
+  #closed: Error | undefined;
 
   /**
    * @param replica the replica's RawNode and range id
@@ -72,6 +74,7 @@ export class ReplicaReads {
    * @throws {RangeDbError} UNAVAILABLE without a leader at the deadline, TIMEOUT otherwise
    */
   wait(deadline: number): Promise<void> {
+    if (this.#closed !== undefined) return Promise.reject(this.#closed);
     return new Promise((resolve, reject) => {
       this.#queued.push({ resolve, reject, deadline, index: 0 });
       this.#wake();
@@ -167,6 +170,7 @@ export class ReplicaReads {
 
   /** Fails every read. */
   close(err: Error): void {
+    this.#closed = err;
     for (const g of this.#groups.values()) for (const r of g.reads) r.reject(err);
     for (const r of this.#queued) r.reject(err);
     for (const r of this.#awaiting) r.reject(err);
