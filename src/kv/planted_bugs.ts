@@ -9,8 +9,8 @@
  *   serializable read does; a follower or a cut-off old leader then serves stale values.
  * - `apply-span-unchecked`: apply no longer refuses a command whose keys lie outside the range's
  *   descriptor, so a write proposed before a split or merge lands in the range that lost the key.
- * - `frozen-serves-reads`: a range frozen for a merge still serves reads, after its neighbour
- *   may have absorbed it elsewhere and taken new writes for its keys.
+ * - `frozen-applies-writes`: a range frozen for a merge still applies writes, after the freeze
+ *   index its neighbour absorbs it at.
  * - `tombstone-ignored`: a node forgets that a range was merged away: late messages recreate it
  *   and its snapshots are not refused for that reason.
  *
@@ -25,7 +25,7 @@ import { ErrorCode, RangeDbError } from "../base/errors.ts";
 export const PLANTED_BUGS = [
   "stale-reads",
   "apply-span-unchecked",
-  "frozen-serves-reads",
+  "frozen-applies-writes",
   "tombstone-ignored",
 ] as const;
 

@@ -196,7 +196,9 @@ function movedRefusal(
   cmd: RaftCommand,
 ): CommandResult | undefined {
   const body = cmd.body;
-  if (st.frozenIntoRangeId !== 0n && body.case !== "unfreeze") {
+  if (
+    st.frozenIntoRangeId !== 0n && body.case !== "unfreeze" && !isPlanted("frozen-applies-writes")
+  ) {
     return frozenResult(rangeId, st.frozenIntoRangeId);
   }
   const d = st.descriptor;

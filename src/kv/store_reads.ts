@@ -73,7 +73,7 @@ export class StoreReads {
 
   /** Whether `r` is still the live, unfrozen replica of its range. */
   #live(r: Replica): boolean {
-    return this.#store.replicas.get(r.rangeId) === r && !r.destroyed && !frozen(r);
+    return this.#store.replicas.get(r.rangeId) === r && !r.destroyed && !r.frozen;
   }
 
   /**
@@ -115,7 +115,7 @@ export class StoreReads {
     const deadline = store.deadlineOf(options);
     for (;;) {
       const r = store.replicaFor(key);
-      if (!frozen(r) && await this.#readPoint(r, options, deadline)) {
+      if (!r.frozen && await this.#readPoint(r, options, deadline)) {
         if (this.#live(r) && inSpan(r.descriptor, key)) {
           const got = read(store, key);
           if (got === undefined || !("intent" in got)) return got;
@@ -157,7 +157,7 @@ export class StoreReads {
         ? store.rangeSet.replicaBelow(cursor)
         : store.rangeSet.replicaHolding(cursor);
       if (r === undefined) throw partNotFound(store.nodeId, cursor, reverse);
-      const pointed = !frozen(r) && await this.#readPoint(r, options, deadline);
+      const pointed = !r.frozen && await this.#readPoint(r, options, deadline);
       const d = r.descriptor;
       const holds = d !== undefined && (reverse
         ? compareBytes(d.start, cursor) < 0 &&
@@ -198,11 +198,6 @@ export class StoreReads {
       deadline = store.deadlineOf(options);
     }
   }
-}
-
-/** Whether `r` is frozen for a merge (and so serves no reads). */
-function frozen(r: Replica): boolean {
-  return r.frozen && !isPlanted("frozen-serves-reads");
 }
 
 function read(store: Store, key: Uint8Array): VersionedValue | { intent: Intent } | undefined {
