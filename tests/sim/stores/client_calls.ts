@@ -49,6 +49,24 @@ export async function readKey(store: Store, key: string, deadline: number): Prom
 }
 
 /**
+ * Scans `[from, to]` (both included) across ranges, part by part as the store reads it.
+ *
+ * @returns the value of every key found
+ */
+export async function scanKeys(
+  store: Store,
+  from: string,
+  to: string,
+  deadline: number,
+): Promise<Map<string, string>> {
+  const out = new Map<string, string>();
+  for await (const chunk of store.scan(bytes(from), bytes(`${to}\u0000`), { deadline })) {
+    for (const row of chunk) out.set(text(row.key), text(row.value));
+  }
+  return out;
+}
+
+/**
  * Writes `values[i]` to `keys[i]` atomically: one range's batch, else the cross-range commit of
  * the node running `store`.
  *

@@ -40,7 +40,7 @@ export function storeSummary(r: StoreSimResult): string {
   const s = r.stats, f = s.faults, c = s.registers;
   return `seed ${r.plan.seed}: ${
     r.failure === undefined ? "ok" : r.failure.kind
-  } at ${s.endMs}ms, stores=${r.plan.nodes} ops=${c.ok} maybe=${c.maybe} batches=${c.batches} (cross-range ${c.crossRangeBatches}) transfers=${s.bank.transfers} ranges created=${s.rangesCreated} merged=${s.rangesMerged} max=${s.maxRanges} splits=${f.splitsDone}/${f.splits} merges=${f.mergesDone}/${f.merges} partitions=${f.partitions} crashes=${f.crashes} transfers=${f.transfers} msgs=${s.network.sent} snaps=${s.network.snapshotsInstalled}/${s.network.snapshots} lin=${s.linearizability} trace=${r.traceHash}`;
+  } at ${s.endMs}ms, stores=${r.plan.nodes} ops=${c.ok} maybe=${c.maybe} scans=${c.scans} batches=${c.batches} (cross-range ${c.crossRangeBatches}) transfers=${s.bank.transfers} ranges created=${s.rangesCreated} merged=${s.rangesMerged} max=${s.maxRanges} splits=${f.splitsDone}/${f.splits} merges=${f.mergesDone}/${f.merges} partitions=${f.partitions} crashes=${f.crashes} transfers=${f.transfers} msgs=${s.network.sent} snaps=${s.network.snapshotsInstalled}/${s.network.snapshots} lin=${s.linearizability} trace=${r.traceHash}`;
 }
 
 function usage(msg: string): never {

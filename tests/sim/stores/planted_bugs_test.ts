@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import type { PlantedBug } from "../../../src/kv/planted_bugs.ts";
-import { TOMBSTONE_CHECK } from "./checks/applied_state.ts";
+import { APPLIED_STATE_CHECK, TOMBSTONE_CHECK } from "./checks/applied_state.ts";
 import { REPLICA_CONTENT_CHECK } from "./checks/replicas.ts";
 import type { StorePlan } from "./plan.ts";
 import { runStoreSimulation } from "./simulation.ts";
@@ -25,10 +25,21 @@ function churn(p: StorePlan): void {
 const CATCHERS: Record<StoreBug, readonly string[]> = {
   // A write proposed before a split or merge lands in the range that lost the key: stats that
   // do not match the data, histories that are not linearizable, or negative counters.
-  "apply-span-unchecked": [REPLICA_CONTENT_CHECK, "linearizability", "store_failed"],
+  "apply-span-unchecked": [
+    REPLICA_CONTENT_CHECK,
+    APPLIED_STATE_CHECK,
+    "linearizability",
+    "store_failed",
+  ],
   // Writes applied after the freeze index: replicas destroyed at different points of the frozen
-  // range's log differ, or the merge finds its replica past the freeze.
-  "frozen-applies-writes": [REPLICA_CONTENT_CHECK, "linearizability", "store_failed"],
+  // range's log differ (the absorbing range's intent count or stats), or the merge finds its
+  // replica past the freeze.
+  "frozen-applies-writes": [
+    REPLICA_CONTENT_CHECK,
+    APPLIED_STATE_CHECK,
+    "linearizability",
+    "store_failed",
+  ],
   // Late messages recreate a merged range on a node that holds its tombstone.
   "tombstone-ignored": [TOMBSTONE_CHECK, "store_failed"],
 };

@@ -2,8 +2,9 @@
  * Register clients of the store simulation and the history they record for the linearizability
  * checker.
  *
- * Each client runs one operation at a time on the register keys: get, put, compare-and-swap, or
- * (`batchRate`) a put of 2–3 keys in one atomic batch, often across ranges. An attempt goes to
+ * Each client runs one operation at a time on the register keys: get, put, compare-and-swap, a
+ * scan of a run of keys (read range by range: one read of each key), or (`batchRate`) a put of
+ * 2–3 keys in one atomic batch, often across ranges. An attempt goes to
  * the node the last NOT_LEADER named, else to a random running node; a failed or unanswered
  * attempt is retried on another node with the same request id, so a write applies at most once.
  * Answers of earlier attempts still count. A write never answered before the client gives up is
@@ -17,12 +18,21 @@ import { isRangeDbError } from "../../../src/base/errors.ts";
 import type { HistoryOp, RegisterOp } from "../../harness/linearizability.ts";
 import type { Rng } from "../rng.ts";
 import type { TraceHash } from "../trace.ts";
-import { bytes, digest, leaderHint, readKey, retried, text, writeBatch } from "./client_calls.ts";
+import {
+  bytes,
+  digest,
+  leaderHint,
+  readKey,
+  retried,
+  scanKeys,
+  text,
+  writeBatch,
+} from "./client_calls.ts";
 import type { SimCluster } from "./cluster.ts";
 import type { StoreClientParams } from "./plan.ts";
 import { clientCall } from "./sim_rpc.ts";
 
-type OpKind = "get" | "put" | "cas" | "batch";
+type OpKind = "get" | "put" | "cas" | "batch" | "scan";
 
 interface Op {
   kind: OpKind;
@@ -53,6 +63,8 @@ export interface RegisterStats {
   abandonedReads: number;
   batches: number;
   crossRangeBatches: number;
+  /** Scans answered (each a read of every register key in its span). */
+  scans: number;
   retries: number;
 }
 
@@ -73,6 +85,7 @@ export class RegisterClients {
     abandonedReads: 0,
     batches: 0,
     crossRangeBatches: 0,
+    scans: 0,
     retries: 0,
   };
   readonly keys: string[];
@@ -133,6 +146,11 @@ export class RegisterClients {
       op = { kind: "put", keys: [key], values: [value()] };
     } else if (roll < p.batchRate + 0.5) {
       op = { kind: "cas", keys: [key], values: [value()], expected: c.lastSeen.get(key) ?? null };
+    } else if (roll < p.batchRate + 0.6) {
+      // A scan over a run of keys, often across ranges: one read of each key.
+      const i = this.rng.int(this.keys.length);
+      const j = Math.min(this.keys.length, i + 1 + this.rng.int(this.keys.length));
+      op = { kind: "scan", keys: this.keys.slice(i, j), values: [] };
     } else {
       op = { kind: "get", keys: [key], values: [] };
     }
@@ -182,6 +200,8 @@ export class RegisterClients {
             deadline,
             requestId: op.requestId,
           });
+        case "scan":
+          return scanKeys(st, op.keys[0], op.keys[op.keys.length - 1], deadline);
       }
     });
     call.then(
@@ -240,6 +260,17 @@ export class RegisterClients {
         c.lastSeen.set(key, observed);
         break;
       }
+      case "scan": {
+        const found = result as Map<string, string>;
+        for (const k of op.keys) {
+          const v = found.get(k) ?? null;
+          record(k, { kind: "read", value: v });
+          c.lastSeen.set(k, v);
+        }
+        this.stats.scans++;
+        observed = op.keys.map((k) => found.get(k) ?? "-").join();
+        break;
+      }
       case "batch":
         this.stats.batches++;
         if (result === true) this.stats.crossRangeBatches++;
@@ -258,7 +289,7 @@ export class RegisterClients {
   #giveUp(c: Client, op: Op): void {
     op.done = true;
     c.op = undefined;
-    if (op.kind === "get") {
+    if (op.kind === "get" || op.kind === "scan") {
       this.stats.abandonedReads++;
     } else {
       op.keys.forEach((key, i) => {

@@ -5,7 +5,8 @@
  *   must be byte for byte what every other replica of the range had at that index. Apply is
  *   deterministic, whether a replica got there by entries or by a snapshot;
  * - no replica, not even an uninitialized one, of a range its node merged away (a late message
- *   must not bring it back).
+ *   must not bring it back);
+ * - at most one leader per range and term.
  *
  * @module
  */
@@ -19,6 +20,8 @@ import type { SimCluster } from "../cluster.ts";
 export const APPLIED_STATE_CHECK = "applied_state";
 /** The checker's name of a replica of a range merged away. */
 export const TOMBSTONE_CHECK = "tombstone";
+/** The checker's name of two leaders of one range in one term. */
+export const LEADER_CHECK = "leader_per_term";
 
 function hashBytes(b: Uint8Array): string {
   let h1 = 0x811c9dc5, h2 = 0x01000193;
@@ -35,6 +38,8 @@ export class AppliedStateCheck {
   readonly #seen = new Map<string, { hash: string; node: number; text: string }>();
   /** `node/range` → the applied index last looked at. */
   readonly #last = new Map<string, number>();
+  /** `range/term` → the node seen leading it. */
+  readonly #leaders = new Map<string, number>();
   observations = 0;
 
   /** Looks at every running replica; fails on a mismatch. */
@@ -49,6 +54,17 @@ export class AppliedStateCheck {
             TOMBSTONE_CHECK,
             `Cannot accept node ${n.id}'s replica of range ${r.rangeId} as the node merged that range into range ${into}`,
           );
+        }
+        if (r.isLeader && !r.destroyed) {
+          const at = `${r.rangeId}/${r.term}`;
+          const other = this.#leaders.get(at);
+          if (other === undefined) this.#leaders.set(at, n.id);
+          else if (other !== n.id) {
+            violation(
+              LEADER_CHECK,
+              `Cannot accept two leaders of range ${r.rangeId} in term ${r.term}: nodes ${other} and ${n.id}`,
+            );
+          }
         }
         const applied = r.applied;
         if (applied === undefined || r.destroyed) continue;
