@@ -189,6 +189,17 @@ export class ManualClock implements Clock {
   }
 
   /**
+   * When the earliest pending timer falls due, on the {@linkcode ManualClock.monotonic} scale;
+   * undefined when none is pending. A simulation advances straight to it instead of stepping
+   * through idle milliseconds.
+   *
+   * @returns the due time of the next timer to fire
+   */
+  nextDue(): number | undefined {
+    return this.#timers.peek()?.due;
+  }
+
+  /**
    * Moves time forward by `ms`, firing every timer that falls due, each with the clock set to its
    * due time.
    *

@@ -108,10 +108,14 @@ export function applyMerge(a: CommandApply, body: Body<"merge">): CommandResult 
   }
   const subId = Number(sub.rangeId);
   const local = a.ctx.ranges.appliedStateOf(subId);
+  // Destroyed here already, by the collector of replicas merged away elsewhere (it learnt from
+  // another member that this very merge is committed: merged_replica_gc.ts). The merge's effect
+  // on this range does not depend on the local replica of N.
+  const collected = local === undefined && a.ctx.ranges.mergedInto(subId) === a.rangeId;
   if (
-    local === undefined || local.frozenIntoRangeId !== d.rangeId ||
-    Number(local.appliedIndex) < Number(body.subsumedAppliedIndex) ||
-    local.descriptor === undefined || compareBytes(local.descriptor.start, sub.start) !== 0
+    !collected && (local === undefined || local.frozenIntoRangeId !== d.rangeId ||
+      Number(local.appliedIndex) < Number(body.subsumedAppliedIndex) ||
+      local.descriptor === undefined || compareBytes(local.descriptor.start, sub.start) !== 0)
   ) {
     throw new RangeDbError(
       ErrorCode.INTERNAL,
@@ -130,7 +134,7 @@ export function applyMerge(a: CommandApply, body: Body<"merge">): CommandResult 
   const theirs = body.subsumedStats ?? newStats(0n, 0n);
   a.st.stats = newStats(mine.liveKeys + theirs.liveKeys, mine.liveBytes + theirs.liveBytes);
   a.st.lastSubsumedRangeId = sub.rangeId;
-  a.ctx.ranges.destroyed(subId, a.rangeId);
+  if (!collected) a.ctx.ranges.destroyed(subId, a.rangeId);
   a.out.systemChanged = true;
   return newResult({ succeeded: true, descriptors: [copyDescriptor(d)] });
 }

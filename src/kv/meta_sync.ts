@@ -5,16 +5,25 @@
  * merge, a membership change, and once after winning leadership. `UpdateMeta` only replaces older
  * generations, so repeats and races are harmless (docs/design/0009).
  *
+ * It also removes the record of a range merged away on this node that the local meta copy still
+ * names: the merge's coordinator removes it after the merge, but may die before (its removal is
+ * then never sent, and routing would keep finding the dead range).
+ *
  * @module
  */
 
-import type { RangeDescriptor } from "./command.ts";
+import { newDescriptor, type RangeDescriptor } from "./command.ts";
 import type { RangeQueueDeps } from "./range_queue_deps.ts";
 import { descriptorOfInfo } from "./range_split.ts";
 
 /** Descriptors per UpdateMeta command. */
 const BATCH = 100;
 const SYNC_TIMEOUT_MS = 10_000;
+/**
+ * The generation of a removal of a range merged away: above any it ever had, so the removal
+ * replaces its record whatever that was (ids are never reused, so nothing newer can exist).
+ */
+const REMOVAL_GENERATION = Number.MAX_SAFE_INTEGER;
 
 /** The meta-sync duty of one store. */
 export class MetaSync {
@@ -22,6 +31,8 @@ export class MetaSync {
   /** Range id → generation last written (or found) in the meta copy. */
   readonly #synced = new Map<number, number>();
   #running = false;
+  /** Merged ranges whose meta record is known to be gone. */
+  readonly #gone = new Set<number>();
 
   /** @param deps the store's view */
   constructor(deps: RangeQueueDeps) {
@@ -57,9 +68,28 @@ export class MetaSync {
       for (const r of deps.leaders()) led.add(r.rangeId);
       for (const id of this.#synced.keys()) if (!led.has(id)) this.#synced.delete(id);
     }
-    if (stale.length === 0) return;
+    const removed: RangeDescriptor[] = [];
+    for (const id of deps.mergedAway?.() ?? []) {
+      if (removed.length >= BATCH) break;
+      // Each merged range is looked up in the meta copy until its record is gone, then never
+      // again: a node keeps every tombstone.
+      if (this.#gone.has(id)) continue;
+      if (deps.metaGeneration(id) === undefined) {
+        this.#gone.add(id);
+        continue;
+      }
+      const empty = new Uint8Array(0);
+      removed.push(newDescriptor({
+        rangeId: id,
+        start: empty,
+        end: empty,
+        generation: REMOVAL_GENERATION,
+        voters: [],
+      }));
+    }
+    if (stale.length === 0 && removed.length === 0) return;
     this.#running = true;
-    deps.commands.updateMeta(stale, [], deps.clock.now() + SYNC_TIMEOUT_MS).then(
+    deps.commands.updateMeta(stale, removed, deps.clock.now() + SYNC_TIMEOUT_MS).then(
       () => {
         for (const d of stale) this.#synced.set(Number(d.rangeId), Number(d.generation));
       },

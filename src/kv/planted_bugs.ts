@@ -7,13 +7,27 @@
  *
  * - `stale-reads`: linearizable reads skip ReadIndex and read the local applied state, as a
  *   serializable read does; a follower or a cut-off old leader then serves stale values.
+ * - `apply-span-unchecked`: apply no longer refuses a command whose keys lie outside the range's
+ *   descriptor, so a write proposed before a split or merge lands in the range that lost the key.
+ * - `frozen-applies-writes`: a range frozen for a merge still applies writes, after the freeze
+ *   index its neighbour absorbs it at.
+ * - `tombstone-ignored`: a node forgets that a range was merged away: late messages recreate it
+ *   and its snapshots are not refused for that reason.
+ *
+ * The in-process simulation plants them with {@linkcode plantBugForTest} instead (one process runs
+ * many stores, with and without the bug).
  *
  * @module
  */
 import { ErrorCode, RangeDbError } from "../base/errors.ts";
 
 /** Every plantable bug. */
-export const PLANTED_BUGS = ["stale-reads"] as const;
+export const PLANTED_BUGS = [
+  "stale-reads",
+  "apply-span-unchecked",
+  "frozen-applies-writes",
+  "tombstone-ignored",
+] as const;
 
 /** One of {@linkcode PLANTED_BUGS}. */
 export type PlantedBug = typeof PLANTED_BUGS[number];
@@ -21,7 +35,7 @@ export type PlantedBug = typeof PLANTED_BUGS[number];
 /** The variable that plants a bug. */
 export const PLANTED_BUG_ENV = "RANGEDB_TEST_PLANTED_BUG";
 
-const planted: string | undefined = readEnv();
+let planted: string | undefined = readEnv();
 
 function readEnv(): string | undefined {
   try {
@@ -34,6 +48,16 @@ function readEnv(): string | undefined {
 /** Whether `bug` is planted in this process. */
 export function isPlanted(bug: PlantedBug): boolean {
   return planted === bug;
+}
+
+/**
+ * Plants `bug` in this process (undefined: none), overriding the environment; for in-process
+ * tests (the store simulation), which must plant nothing again when they finish.
+ *
+ * @param bug the bug to plant, or undefined to plant none
+ */
+export function plantBugForTest(bug: PlantedBug | undefined): void {
+  planted = bug;
 }
 
 /**

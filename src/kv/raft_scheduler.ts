@@ -288,7 +288,8 @@ export class RaftScheduler {
       }
       if (r.raw.hasReady()) readies.push([r, r.raw.ready()]);
     }
-    if (readies.length === 0) return;
+    // A replica destroyed by an event (merged_replica_gc.ts) needs a turn of its own.
+    if (readies.length === 0 && !deps.lifecycle.pending()) return;
     this.counters.readies += readies.length;
     this.#turning = new Set(readies.map(([r]) => r));
     try {

@@ -33,4 +33,6 @@ export interface RangeQueueDeps extends MergeDeps {
   middleKey(rangeId: number, by: "bytes" | "keys"): Promise<Uint8Array | undefined>;
   /** The generation of range `rangeId` in the local meta copy; undefined when unknown here. */
   metaGeneration(rangeId: number): number | undefined;
+  /** The ranges merged away on this node (their tombstones). @default none */
+  mergedAway?(): Iterable<number>;
 }

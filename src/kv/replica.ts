@@ -13,6 +13,7 @@
 
 import type { Clock } from "../base/clock.ts";
 import { ErrorCode, RangeDbError } from "../base/errors.ts";
+import { cryptoRandomBytes, type RandomBytes } from "../base/ids.ts";
 import { compareBytes } from "../base/key_encoding.ts";
 import type { Logger } from "../base/logger.ts";
 import {
@@ -57,6 +58,11 @@ export interface ReplicaDeps {
   electionTick: number;
   heartbeatTick: number;
   random: () => number;
+  /**
+   * Random bytes for the first proposal sequence and the ReadIndex nonce (the simulation seeds
+   * them). @default cryptoRandomBytes
+   */
+  randomBytes?: RandomBytes;
   /** Puts the replica in the scheduler's work set (all a turn looks at) and asks for a turn. */
   markDirty(replica: Replica): void;
   /** Whether a node was heard from within an election timeout. @default always */
@@ -89,9 +95,10 @@ interface QueuedProposal {
  * previous run proposed (an entry of that run applying late would answer a new caller), whatever
  * its clock does. 2^52 leaves room to count up within safe integers.
  */
-function randomSeqStart(): number {
-  const [hi, lo] = crypto.getRandomValues(new Uint32Array(2));
-  return (hi & 0xfffff) * 0x1_0000_0000 + lo;
+function randomSeqStart(random: RandomBytes): number {
+  const b = random(new Uint8Array(8));
+  const view = new DataView(b.buffer, b.byteOffset, 8);
+  return (view.getUint32(0) & 0xfffff) * 0x1_0000_0000 + view.getUint32(4);
 }
 
 /** One range's replica on this node. */
@@ -129,6 +136,8 @@ export class Replica {
   #stagedCommands = 0;
   /** Idle: no ticks (`replica_quiesce.ts`). Cleared by anything but a heartbeat (response). */
   quiesced = false;
+  /** Why the replica was closed (merged away, store stopped): later callers fail with it. */
+  #closed: Error | undefined;
 
   #seq: number;
   #inMessages: Message[] = [];
@@ -151,7 +160,8 @@ export class Replica {
     this.rangeId = rangeId;
     this.applied = applied;
     this.#log = deps.logger.with({ range_id: rangeId });
-    this.#seq = randomSeqStart();
+    const randomBytes = deps.randomBytes ?? cryptoRandomBytes;
+    this.#seq = randomSeqStart(randomBytes);
     this.storage = ReplicaRaftStorage.load(deps.engine, rangeId, {
       confState: confStateOf(applied?.descriptor),
       snapshot: () => this.#snapshotMetadata(),
@@ -171,7 +181,7 @@ export class Replica {
       logger: this.#log,
     });
     this.term = this.storage.hardState().term;
-    this.reads = new ReplicaReads(this, deps.nodeId, () => deps.markDirty(this));
+    this.reads = new ReplicaReads(this, deps.nodeId, () => deps.markDirty(this), randomBytes);
   }
 
   /** The range descriptor as of the applied index; undefined while uninitialized. */
@@ -254,6 +264,9 @@ export class Replica {
     requireLeader: boolean,
     raw = false,
   ): Promise<CommandResult> {
+    // A caller that found this replica before it was merged away (or its store stopped) and
+    // proposes after: nothing would ever look at its proposal again.
+    if (this.#closed !== undefined) return Promise.reject(this.#closed);
     const seq = ++this.#seq;
     cmd.proposerNodeId = BigInt(this.#deps.nodeId);
     cmd.proposalSeq = BigInt(seq);
@@ -267,6 +280,7 @@ export class Replica {
 
   /** Proposes a membership change; resolves once it applied here. */
   proposeConfChange(cc: Omit<ConfChange, "context">, deadline: number): Promise<CommandResult> {
+    if (this.#closed !== undefined) return Promise.reject(this.#closed);
     const seq = ++this.#seq;
     const confChange = { ...cc, context: encodeProposalId(this.#deps.nodeId, seq) };
     return new Promise((resolve, reject) => {
@@ -564,6 +578,7 @@ export class Replica {
    * `appliedErr` then goes to the callers of `waitApplied`).
    */
   close(err: Error, appliedErr: Error = err): void {
+    this.#closed = err;
     for (const p of this.#inProposals) p.waiter.reject(err);
     this.#inProposals = [];
     this.failWaiters(err);

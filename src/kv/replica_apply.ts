@@ -49,6 +49,7 @@ import { applySplit } from "./apply_split.ts";
 import { applyAddNode, applyBootstrap, applyTsoReserve, applyUpsertNode } from "./apply_system.ts";
 import { dedupeKeyOf, inDedupeSpan, lookupDedupe, sweepDedupe, writeDedupe } from "./dedupe.ts";
 import { FIRST_RANGE_ID } from "./bootstrap.ts";
+import { isPlanted } from "./planted_bugs.ts";
 import { timestampOf } from "./version.ts";
 
 export type { ApplyContext } from "./apply_context.ts";
@@ -195,10 +196,13 @@ function movedRefusal(
   cmd: RaftCommand,
 ): CommandResult | undefined {
   const body = cmd.body;
-  if (st.frozenIntoRangeId !== 0n && body.case !== "unfreeze") {
+  if (
+    st.frozenIntoRangeId !== 0n && body.case !== "unfreeze" && !isPlanted("frozen-applies-writes")
+  ) {
     return frozenResult(rangeId, st.frozenIntoRangeId);
   }
   const d = st.descriptor;
+  if (isPlanted("apply-span-unchecked")) return undefined;
   for (const key of keysOf(cmd)) if (!inSpan(d, key)) return outsideResult(rangeId, key);
   return undefined;
 }

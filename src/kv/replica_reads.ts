@@ -14,6 +14,7 @@
  */
 
 import { ErrorCode, RangeDbError } from "../base/errors.ts";
+import { cryptoRandomBytes, type RandomBytes } from "../base/ids.ts";
 import type { RawNode, ReadState } from "../raft/mod.ts";
 
 interface PendingRead {
@@ -38,19 +39,29 @@ export class ReplicaReads {
   readonly #replica: { raw: RawNode; rangeId: number };
   readonly #nodeId: bigint;
   /** Tells this object's requests from those of an earlier run or replica object. */
-  readonly #nonce = crypto.getRandomValues(new BigUint64Array(1))[0];
+  readonly #nonce: bigint;
   readonly #wake: () => void;
   #queued: PendingRead[] = [];
   readonly #groups = new Map<number, ReadGroup>();
   #awaiting: PendingRead[] = [];
   #ctx = 0;
+  /** Set once closed: later reads fail with it at once. */
+  #closed: Error | undefined;
 
   /**
    * @param replica the replica's RawNode and range id
    * @param nodeId this node's id (part of every request's context)
    * @param wake asks the scheduler for a turn
+   * @param random the source of the nonce
    */
-  constructor(replica: { raw: RawNode; rangeId: number }, nodeId: number, wake: () => void) {
+  constructor(
+    replica: { raw: RawNode; rangeId: number },
+    nodeId: number,
+    wake: () => void,
+    random: RandomBytes = cryptoRandomBytes,
+  ) {
+    const b = random(new Uint8Array(8));
+    this.#nonce = new DataView(b.buffer, b.byteOffset, 8).getBigUint64(0);
     this.#replica = replica;
     this.#nodeId = BigInt(nodeId);
     this.#wake = wake;
@@ -63,6 +74,7 @@ export class ReplicaReads {
    * @throws {RangeDbError} UNAVAILABLE without a leader at the deadline, TIMEOUT otherwise
    */
   wait(deadline: number): Promise<void> {
+    if (this.#closed !== undefined) return Promise.reject(this.#closed);
     return new Promise((resolve, reject) => {
       this.#queued.push({ resolve, reject, deadline, index: 0 });
       this.#wake();
@@ -158,6 +170,7 @@ export class ReplicaReads {
 
   /** Fails every read. */
   close(err: Error): void {
+    this.#closed = err;
     for (const g of this.#groups.values()) for (const r of g.reads) r.reject(err);
     for (const r of this.#queued) r.reject(err);
     for (const r of this.#awaiting) r.reject(err);

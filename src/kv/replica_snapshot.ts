@@ -3,12 +3,13 @@
  * installs it.
  *
  * The sender reads the range from one engine snapshot taken when the `MsgSnap` is sent: the
- * `data`, `locks` and `dedupe` pairs of the range's span, and the applied state read
+ * `data`, `locks`, `dedupe` and `txn` (batch decision records) pairs of the range's span, and
+ * the applied state read
  * from that same engine snapshot. The message's snapshot metadata is set from that applied state
  * (index, term, membership), so data and metadata always describe the same point of the log
  * even though Raft asked for an older one. The receiver buffers everything (`StagedSnapshot`),
  * steps the `MsgSnap`, and when Raft hands the snapshot back in a Ready, the turn's batch
- * replaces the range's data, dedupe records, applied state and log at once.
+ * replaces the range's data, intents, dedupe and decision records, applied state and log at once.
  *
  * @module
  */
@@ -107,6 +108,8 @@ function* snapshotPairs(
       ["data", snap.scan("data", span)],
       ["locks", snap.scan("locks", locksSpan(d))],
       ["dedupe", snap.scan("dedupe", span)],
+      // Decision records are keyed by the encoded primary key: they follow the span like data.
+      ["txn", snap.scan("txn", span)],
     ];
     for (const [keyspace, pairs] of parts) {
       for (const { key, value } of pairs) yield { keyspace, key, value };
@@ -117,8 +120,8 @@ function* snapshotPairs(
 }
 
 /**
- * Stages a received snapshot's state into a turn's batch: the range's data, locks and dedupe
- * records are replaced by the snapshot's, and its applied state is written. (The log is replaced
+ * Stages a received snapshot's state into a turn's batch: the range's data, locks, dedupe and
+ * decision records are replaced by the snapshot's, and its applied state is written. (The log is replaced
  * by `ReplicaRaftStorage.applySnapshotTo`.)
  */
 export function installSnapshot(rangeId: number, staged: StagedSnapshot, batch: WriteBatch): void {
@@ -128,6 +131,7 @@ export function installSnapshot(rangeId: number, staged: StagedSnapshot, batch: 
   batch.deleteRange("data", span.start, span.end);
   batch.deleteRange("locks", locks.start, locks.end);
   batch.deleteRange("dedupe", span.start, span.end);
+  batch.deleteRange("txn", span.start, span.end);
   for (const p of staged.pairs) batch.put(p.keyspace, p.key, p.value);
   batch.put(
     "raft_state",
@@ -154,7 +158,10 @@ export function snapshotPairsInRange(
   const data = keySpan(d);
   const locks = locksSpan(d);
   for (const p of s.pairs) {
-    if (p.keyspace !== "data" && p.keyspace !== "dedupe" && p.keyspace !== "locks") return false;
+    if (
+      p.keyspace !== "data" && p.keyspace !== "dedupe" && p.keyspace !== "locks" &&
+      p.keyspace !== "txn"
+    ) return false;
     const [lo, hi] = p.keyspace === "locks" ? [locks.start, locks.end] : [data.start, data.end];
     if (compareBytes(p.key, lo) < 0 || compareBytes(p.key, hi) >= 0) return false;
   }

@@ -60,7 +60,9 @@ export class SplitQueue {
         if (this.#hotSince.has(r.rangeId)) hot.add(r.rangeId);
         continue;
       }
-      if (r.start.length === 0 && r.end.length === 0) {
+      // Range 1 (the last range) holds user keys until its bootstrap split at `_/`, also when
+      // an operator split off user keys before it (range 1 then starts past "").
+      if (r.end.length === 0 && compareBytes(r.start, SYSTEM_KEY) < 0) {
         if (this.#hotSince.has(r.rangeId)) hot.add(r.rangeId);
         chosen ??= { range: r, reason: "bootstrap" };
         continue;

@@ -2,7 +2,8 @@
  * {@linkcode StoreCoordination}: a store's range-level coordination (docs/design/0009): the split
  * and merge coordinators behind `splitRange` / `mergeRange`, the migrations in flight, and the
  * background duties run from the scheduler's ticks: the split queue (with the bootstrap split at
- * `_/`), the merge queue (with the abort of stale freezes) and the meta sync. Commands reach other
+ * `_/`), the merge queue (with the abort of stale freezes), the collector of replicas merged away
+ * elsewhere and the meta sync. Commands reach other
  * nodes through the store's {@linkcode ClusterRouter}; without one (a single node, unit tests) a
  * local router proposes on this store only.
  *
@@ -26,6 +27,7 @@ import type {
   SplitOutcome,
 } from "./kv_store.ts";
 import { MergeQueue } from "./merge_queue.ts";
+import { MergedReplicaGc } from "./merged_replica_gc.ts";
 import { MetaSync } from "./meta_sync.ts";
 import { Migrations } from "./migrations.ts";
 import { RangeCommands } from "./range_commands.ts";
@@ -71,17 +73,26 @@ export class StoreCoordination implements RangeQueueDeps {
   readonly #splits: SplitQueue;
   readonly #merges: MergeQueue;
   readonly #metaSync: MetaSync;
+  readonly #mergedGc: MergedReplicaGc;
   readonly #queues: boolean;
   readonly #leaderInfos: LeaderInfos;
+  readonly #thresholds: Partial<SplitSettings> | undefined;
   #lastQueueMs = 0;
   #lastSyncMs = 0;
 
   /**
    * @param store the store
-   * @param options the router (default: this store only) and whether the background duties run
-   *   (split and merge queues, meta sync)
+   * @param options the router (default: this store only), whether the background duties run
+   *   (split and merge queues, meta sync) and thresholds replacing the cluster settings'
    */
-  constructor(store: Store, options: { router?: ClusterRouter; queues?: boolean } = {}) {
+  constructor(
+    store: Store,
+    options: {
+      router?: ClusterRouter;
+      queues?: boolean;
+      thresholds?: Partial<SplitSettings>;
+    } = {},
+  ) {
     this.#store = store;
     this.router = options.router ?? localRouter(store);
     this.commands = new RangeCommands(this.router);
@@ -89,12 +100,21 @@ export class StoreCoordination implements RangeQueueDeps {
     this.#splits = new SplitQueue(this);
     this.#merges = new MergeQueue(this);
     this.#metaSync = new MetaSync(this);
+    this.#mergedGc = new MergedReplicaGc({
+      nodeId: store.nodeId,
+      clock: store.clock,
+      logger: store.logger,
+      router: this.router,
+      replicas: () => store.replicas.values(),
+      destroy: (replica, into) => store.rangeSet.destroyMerged(replica, into),
+    });
     this.#queues = options.queues ?? true;
     this.#leaderInfos = new LeaderInfos({
       replicas: () => store.replicas.values(),
       rangeInfo: (r) => store.rangeSet.rangeInfo(r),
       now: () => store.clock.now(),
     });
+    this.#thresholds = options.thresholds;
   }
 
   get nodeId(): number {
@@ -123,6 +143,7 @@ export class StoreCoordination implements RangeQueueDeps {
         this.#lastQueueMs = now;
         this.#splits.check();
         this.#merges.check();
+        this.#mergedGc.check();
       }
     });
   }
@@ -176,6 +197,7 @@ export class StoreCoordination implements RangeQueueDeps {
       maxKeys: c.rangeMaxKeys,
       splitQps: c.rangeSplitQps,
       mergeDelayMs: c.rangeMergeDelay,
+      ...this.#thresholds,
     };
   }
 
@@ -212,6 +234,10 @@ export class StoreCoordination implements RangeQueueDeps {
       await new Promise<void>((resolve) => store.clock.after(0, resolve));
       if (r!.destroyed || r!.descriptor?.generation !== generation) return undefined;
     }
+  }
+
+  mergedAway(): Iterable<number> {
+    return this.#store.rangeSet.tombstones.keys();
   }
 
   metaGeneration(rangeId: number): number | undefined {

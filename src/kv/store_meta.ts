@@ -13,12 +13,7 @@ import { clusterConfigFrom, withClusterSetting } from "../base/config_cluster.ts
 import { ErrorCode, RangeDbError } from "../base/errors.ts";
 import { compareBytes, MAX_TIMESTAMP } from "../base/key_encoding.ts";
 import { mvccGet, mvccScan } from "../mvcc/mod.ts";
-import {
-  decodeCommand,
-  decodeDescriptor,
-  encodeResult,
-  type RangeDescriptor,
-} from "./command.ts";
+import { decodeCommand, decodeDescriptor, encodeResult, type RangeDescriptor } from "./command.ts";
 import { inSpan } from "./apply_context.ts";
 import { infoOfDescriptor } from "./range_split.ts";
 import { setClusterSetting, settingName, storedClusterSettings } from "./cluster_settings.ts";

@@ -37,6 +37,7 @@ import type { RangeInfo } from "./kv_store.ts";
 import { raftLogSpan, raftStateKey, RaftStateKind, raftStateSpan } from "./keys.ts";
 import { decodeHardState, encodeHardState, encodeTruncatedState } from "./raft_log_codec.ts";
 import type { Replica } from "./replica.ts";
+import { isPlanted } from "./planted_bugs.ts";
 
 /** What {@linkcode StoreRanges} needs from its store. */
 export interface StoreRangesDeps {
@@ -176,7 +177,9 @@ export class StoreRanges implements ReplicaLifecycle {
    */
   snapshotRefusal(rangeId: number, d: RangeDescriptor): string | undefined {
     const into = this.tombstones.get(rangeId);
-    if (into !== undefined) return `the range was merged into range ${into}`;
+    if (into !== undefined && !isPlanted("tombstone-ignored")) {
+      return `the range was merged into range ${into}`;
+    }
     for (const r of this.#deps.replicas.values()) {
       const other = r.latestApplied;
       if (r.rangeId === rangeId || r.destroyed || this.#destroyed.has(r.rangeId)) continue;
@@ -203,6 +206,10 @@ export class StoreRanges implements ReplicaLifecycle {
     this.#destroyed.set(rangeId, into);
   }
 
+  mergedInto(rangeId: number): number | undefined {
+    return this.#destroyed.get(rangeId) ?? this.tombstones.get(rangeId);
+  }
+
   appliedStateOf(rangeId: number): RangeAppliedState | undefined {
     const r = this.#deps.replicas.get(rangeId);
     return r === undefined || r.destroyed ? undefined : r.latestApplied;
@@ -223,7 +230,24 @@ export class StoreRanges implements ReplicaLifecycle {
     }
   }
 
+  /**
+   * Destroys `replica`, frozen into `into` and merged away on the other nodes, in its next turn
+   * (`merged_replica_gc.ts`): as if this node applied the merge, without extending `into`.
+   */
+  destroyMerged(replica: Replica, into: number): void {
+    replica.enqueueEvent(() => {
+      const frozenInto = replica.applied?.frozenIntoRangeId ?? 0n;
+      if (!replica.destroyed && frozenInto === BigInt(into)) {
+        this.#destroyed.set(replica.rangeId, into);
+      }
+    });
+  }
+
   // ---- The scheduler's hooks ----
+
+  pending(): boolean {
+    return this.#created.length > 0 || this.#destroyed.size > 0;
+  }
 
   stageLifecycle(batch: WriteBatch): void {
     for (const [rangeId, into] of this.#destroyed) {

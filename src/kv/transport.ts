@@ -22,7 +22,7 @@ export interface RangeMessage {
 
 /** One pair of a snapshot: keyspace name, key and value. */
 export interface SnapshotPair {
-  keyspace: "data" | "locks" | "dedupe";
+  keyspace: "data" | "locks" | "dedupe" | "txn";
   key: Uint8Array;
   value: Uint8Array;
 }

@@ -81,7 +81,7 @@ export interface PeerServiceDeps {
 /** The grpc-js definition of `rangedb.v1.Peer`. */
 export const PEER_SERVICE_DEFINITION: grpc.ServiceDefinition = grpcServiceDefinition(Peer);
 
-const KEYSPACES = new Set<string>(["data", "locks", "dedupe"]);
+const KEYSPACES = new Set<string>(["data", "locks", "dedupe", "txn"]);
 
 function otherCluster(what: string, theirs: string, ours: string): RangeDbError {
   return new RangeDbError(

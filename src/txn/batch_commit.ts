@@ -19,6 +19,7 @@
 
 import type { Clock } from "../base/clock.ts";
 import { ErrorCode, isRangeDbError, RangeDbError } from "../base/errors.ts";
+import { cryptoRandomBytes, type RandomBytes, uuidV4 } from "../base/ids.ts";
 import type { Logger } from "../base/logger.ts";
 import { decodeIntent } from "../mvcc/mod.ts";
 import type { IntentResolver } from "../kv/intent_resolver.ts";
@@ -40,6 +41,8 @@ export interface BatchCommitDeps {
   timestamp(deadline: number): Promise<bigint>;
   /** Random in [0, 1) for backoff. @default Math.random */
   random?: () => number;
+  /** Random bytes of the batch ids (the simulation seeds them). @default cryptoRandomBytes */
+  randomBytes?: RandomBytes;
 }
 
 interface Group {
@@ -128,7 +131,7 @@ async function attemptOnce(
   requestId: string,
 ): Promise<{ version: bigint } | undefined> {
   const { commands, clock } = deps;
-  const txnId = crypto.randomUUID();
+  const txnId = uuidV4(deps.randomBytes ?? cryptoRandomBytes);
   const groups = groupByRange(ops, deps.lookup);
   const expiresAtMs = BigInt(clock.now() + BATCH_TTL_MS);
   const prepared = await Promise.allSettled(groups.map((g) =>

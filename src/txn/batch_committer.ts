@@ -7,6 +7,7 @@
  */
 
 import type { Clock } from "../base/clock.ts";
+import type { RandomBytes } from "../base/ids.ts";
 import type { Logger } from "../base/logger.ts";
 import type { ClusterRouter } from "../kv/cluster_router.ts";
 import { IntentResolver } from "../kv/intent_resolver.ts";
@@ -23,7 +24,8 @@ export type CrossRangeBatch = (
 /**
  * Builds the cross-range batch of a node.
  *
- * @param deps the router, the store (late-bound is fine: read at each call), clock and logger
+ * @param deps the router, the store (late-bound is fine: read at each call), clock and logger;
+ *   `random` and `randomBytes` (backoff, batch ids) default to Math.random and crypto
  * @returns the function that commits one batch
  */
 export function batchCommitter(deps: {
@@ -31,6 +33,8 @@ export function batchCommitter(deps: {
   store: KvStore;
   clock: Clock;
   logger: Logger;
+  random?: () => number;
+  randomBytes?: RandomBytes;
 }): CrossRangeBatch {
   const commands = new RangeCommands(deps.router);
   const resolver = new IntentResolver(commands, deps.clock, deps.logger);
@@ -43,6 +47,8 @@ export function batchCommitter(deps: {
         logger: deps.logger,
         lookup: (key) => deps.store.lookupRange(key),
         timestamp: (deadline) => deps.router.timestamps(1, deadline),
+        random: deps.random,
+        randomBytes: deps.randomBytes,
       },
       ops,
       options,

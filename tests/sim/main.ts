@@ -2,7 +2,8 @@
  * `deno task sim`: runs seeds of the deterministic cluster simulation.
  *
  * Usage: `deno task sim [--seeds N] [--seconds S] [--nodes K] [--seed X] [--bug NAME]
- * [--lease-reads] [--verbose]`
+ * [--lease-reads] [--verbose]`; with `--stores`, the store simulation instead (real multi-raft
+ * stores with splits and merges: tests/sim/stores/main.ts).
  * - `--seed X` alone replays one seed (its plan and fault log are printed);
  * - `--seeds N` runs N consecutive seeds from `--seed` (random when absent), stopping at the
  *   first failure.
@@ -18,6 +19,7 @@ import { type PlantedBug, ReadOnlyOption } from "../../src/raft/mod.ts";
 import { EXIT_CODES } from "./failure.ts";
 import { formatPlan } from "./plan.ts";
 import { runSimulation, type SimResult } from "./simulation.ts";
+import { storesMain } from "./stores/main.ts";
 
 const PLANTED_BUGS: readonly PlantedBug[] = [
   "double-vote",
@@ -117,4 +119,7 @@ function main(): void {
   console.log(`${seeds} seed(s) from ${first} passed in ${secs}s`);
 }
 
-if (import.meta.main) main();
+if (import.meta.main) {
+  if (Deno.args.includes("--stores")) await storesMain(Deno.args.filter((a) => a !== "--stores"));
+  else main();
+}

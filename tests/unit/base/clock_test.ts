@@ -109,6 +109,20 @@ Deno.test("ManualClock.after() treats a negative delay as zero", () => {
   assert.equal(fired, true);
 });
 
+Deno.test("ManualClock.nextDue() names the earliest live timer, skipping cancelled ones", () => {
+  const clock = new ManualClock();
+  assert.equal(clock.nextDue(), undefined);
+  const cancel = clock.after(5, () => {});
+  clock.after(20, () => {});
+  assert.equal(clock.nextDue(), 5);
+  cancel();
+  assert.equal(clock.nextDue(), 20);
+  clock.advance(20);
+  assert.equal(clock.nextDue(), undefined);
+  clock.after(0, () => {});
+  assert.equal(clock.nextDue(), 20, "due now, on the monotonic scale");
+});
+
 Deno.test("ManualClock.advance() refuses a negative or infinite step", () => {
   const clock = new ManualClock();
   for (const bad of [-1, Infinity, NaN]) {

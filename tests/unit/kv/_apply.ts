@@ -36,6 +36,7 @@ export type Body = NonNullable<Parameters<typeof newCommand>[0]>["body"];
  */
 export function recordingLifecycle(
   local: Map<number, RangeAppliedState> = new Map(),
+  tombstones: Map<number, number> = new Map(),
 ): RangeLifecycle & { createdRanges: CreatedRange[]; destroyedRanges: [number, number][] } {
   const createdRanges: CreatedRange[] = [];
   const destroyedRanges: [number, number][] = [];
@@ -45,6 +46,7 @@ export function recordingLifecycle(
     created: (r) => createdRanges.push(r),
     destroyed: (id, into) => destroyedRanges.push([id, into]),
     appliedStateOf: (id) => local.get(id),
+    mergedInto: (id) => tombstones.get(id),
     snapshotInstalled: () => {},
   };
 }
@@ -114,6 +116,8 @@ export class TestRange {
   readonly destroyed: [number, number][] = [];
   /** Other ranges' applied states on this "node" (what a Merge checks). */
   readonly local = new Map<number, RangeAppliedState>();
+  /** Ranges merged away on this "node" → the range that absorbed them. */
+  readonly tombstones = new Map<number, number>();
 
   constructor(readonly engine: Engine, st: RangeAppliedState, readonly raw: RawNode = NO_RAFT) {
     this.st = st;
@@ -128,7 +132,7 @@ export class TestRange {
     const out: CommandResult[] = [];
     for (let i = 0; i < entries.length; i += size) {
       const batch = this.engine.batch();
-      const lifecycle = recordingLifecycle(this.local);
+      const lifecycle = recordingLifecycle(this.local, this.tombstones);
       const ctx = newApplyContext(
         this.engine,
         batch,

@@ -174,6 +174,30 @@ Deno.test("applyMerge() fails loudly when this node's subsumed replica has not a
   });
 });
 
+Deno.test("applyMerge() applies without the subsumed replica when this node destroyed it as merged into this range", async () => {
+  await withEngines(2, async ([one, two]) => {
+    const sub = rangeState(4, "/a", "/m", 3);
+    sub.frozenIntoRangeId = 5n;
+    sub.stats = newStats(2n, 10n);
+    // The merged-replica collector destroyed range 4 here, as merged into range 6: not this one.
+    const other = new TestRange(one, rangeState(5, "/m", "/z", 7));
+    other.tombstones.set(4, 6);
+    await assert.rejects(
+      () => other.apply([entry(2, T, merge(sub, 1n, 7))]),
+      (e) => isRangeDbError(e, ErrorCode.INTERNAL),
+    );
+    // As merged into this range: the merge applies as on every other node, nothing to destroy.
+    const r = new TestRange(two, rangeState(5, "/m", "/z", 7));
+    r.tombstones.set(4, 5);
+    const [res] = await r.apply([entry(2, T, merge(sub, 1n, 7))]);
+    assert.equal(res.errorCode, "");
+    assert.equal(s(r.st.descriptor!.start), "/a");
+    assert.equal(r.st.descriptor!.generation, 8n);
+    assert.deepEqual([r.st.stats!.liveKeys, r.st.stats!.liveBytes], [2n, 10n]);
+    assert.deepEqual(r.destroyed, []);
+  });
+});
+
 Deno.test("applyAbortMerge() before the merge bumps the generation so that the merge can no longer apply", async () => {
   await withEngines(1, async ([engine]) => {
     const sub = rangeState(4, "/a", "/m", 3);

@@ -5,6 +5,8 @@ import { newCommand } from "../../../src/kv/command.ts";
 import { NO_METRICS } from "../../../src/kv/metrics.ts";
 import { Replica } from "../../../src/kv/replica.ts";
 import { openLmdbEngine } from "../../../src/storage/mod.ts";
+import { createMemoryEngine } from "../../../src/storage/memory_engine.ts";
+import { ErrorCode, RangeDbError } from "../../../src/base/errors.ts";
 
 Deno.test("Replica.propose() does not reuse a sequence after a restart with the clock stepped back", async () => {
   const dir = await Deno.makeTempDir({ prefix: "rangedb-replica-" });
@@ -40,4 +42,34 @@ Deno.test("Replica.propose() does not reuse a sequence after a restart with the 
     await engine.close();
     await Deno.remove(dir, { recursive: true });
   }
+});
+
+Deno.test("Replica.propose() and reads.wait() fail at once with the close error once the replica was closed", async () => {
+  const engine = createMemoryEngine();
+  const replica = new Replica(
+    {
+      engine,
+      nodeId: 1,
+      clock: new ManualClock({ now: 1_700_000_000_000 }),
+      logger: createLogger({ level: "error" }),
+      metrics: NO_METRICS,
+      electionTick: 10,
+      heartbeatTick: 1,
+      random: Math.random,
+      markDirty: () => {},
+    },
+    4,
+    undefined,
+  );
+  // A write found the replica, then waited for a timestamp while a merge destroyed it: nothing
+  // would ever look at a proposal queued now, whatever its deadline.
+  const merged = new RangeDbError(ErrorCode.RANGE_MOVED, "Cannot serve the request as merged");
+  replica.close(merged);
+  const cmd = newCommand({ body: { case: "tsoReserve", value: { upToWallMs: 1n } } });
+  await assert.rejects(() => replica.propose(cmd, Date.now() + 5000, true), (e) => e === merged);
+  await assert.rejects(
+    () => replica.proposeConfChange({ transition: 0, changes: [] }, Date.now() + 5000),
+    (e) => e === merged,
+  );
+  await assert.rejects(() => replica.reads.wait(Date.now() + 5000), (e) => e === merged);
 });
