@@ -97,7 +97,9 @@ export async function runStoreSimulation(opts: StoreSimOptions): Promise<StoreSi
     fail: (checker, message) => fail("crash", checker, message),
     log: (line) => {
       logTail.push(`${base.monotonic()}ms ${line}`);
-      if (logTail.length > 40) logTail.shift();
+      if (logTail.length > ((globalThis as { SIM_LOG_TAIL?: number }).SIM_LOG_TAIL ?? 40)) {
+        logTail.shift();
+      }
     },
   });
   const splitRng = rng.fork();
