@@ -34,6 +34,8 @@ import { Macrotasks } from "./sim_time.ts";
 export interface StoreSimOptions extends StorePlanOptions {
   /** A bug planted in every store for the run (src/kv/planted_bugs.ts). */
   bug?: PlantedBug;
+  /** How many of the stores' last warning and error lines the result keeps. @default 40 */
+  logLines?: number;
 }
 
 /** What a run did, for reports and the determinism check. */
@@ -97,9 +99,7 @@ export async function runStoreSimulation(opts: StoreSimOptions): Promise<StoreSi
     fail: (checker, message) => fail("crash", checker, message),
     log: (line) => {
       logTail.push(`${base.monotonic()}ms ${line}`);
-      if (logTail.length > ((globalThis as { SIM_LOG_TAIL?: number }).SIM_LOG_TAIL ?? 40)) {
-        logTail.shift();
-      }
+      if (logTail.length > (opts.logLines ?? 40)) logTail.shift();
     },
   });
   const splitRng = rng.fork();
