@@ -56,6 +56,11 @@ export class BankClient {
   /** What the client is doing, for failure reports. */
   status = "starting";
 
+  /**
+   * @param keys the client's accounts
+   * @param fail fails the run with an error no client expects
+   * @param violate fails the run with a broken bank invariant (a balance read negative or absent)
+   */
   constructor(
     readonly id: number,
     keys: string[],
@@ -65,6 +70,7 @@ export class BankClient {
     private readonly trace: TraceHash,
     readonly stats: BankStats,
     private readonly fail: (message: string) => void,
+    private readonly violate: (message: string) => void,
   ) {
     this.accounts = keys.map((key) => ({ key }));
   }
@@ -148,7 +154,7 @@ export class BankClient {
           this.trace.add(5, this.id, digest(v));
           const balance = Number(v);
           if (v === null || !Number.isInteger(balance) || balance < 0) {
-            this.fail(`Cannot accept the balance of ${key} read on node ${node}: ${v}`);
+            this.violate(`Cannot accept the balance of ${key} read on node ${node}: ${v}`);
             return undefined;
           }
           return balance;

@@ -19,7 +19,7 @@ import { type FailureKind, SimFailure } from "../failure.ts";
 import { Rng } from "../rng.ts";
 import { TraceHash } from "../trace.ts";
 import { bankAccounts, BankClient, type BankStats } from "./bank.ts";
-import { checkEndState } from "./checks/end_state.ts";
+import { BANK_CHECK, checkEndState } from "./checks/end_state.ts";
 import { AppliedStateCheck } from "./checks/applied_state.ts";
 import { describeReplicas, notConverged } from "./checks/converged.ts";
 import { describe, SimCluster } from "./cluster.ts";
@@ -129,6 +129,7 @@ export async function runStoreSimulation(opts: StoreSimOptions): Promise<StoreSi
       trace,
       bankStats,
       clientFail,
+      (message) => fail("safety", BANK_CHECK, message),
     ));
   const applied = new AppliedStateCheck();
   let maxRanges = 0;
