@@ -17,7 +17,14 @@
 import { isRangeDbError } from "../../../src/base/errors.ts";
 import type { Rng } from "../rng.ts";
 import type { TraceHash } from "../trace.ts";
-import { digest, leaderHint, readKey, retried, writeBatch } from "./client_calls.ts";
+import {
+  digest,
+  leaderHint,
+  readKey,
+  retried,
+  SETTLE_GRACE_MS,
+  writeBatch,
+} from "./client_calls.ts";
 import type { SimCluster } from "./cluster.ts";
 import type { StoreClientParams } from "./plan.ts";
 import { clientCall } from "./sim_rpc.ts";
@@ -149,6 +156,7 @@ export class BankClient {
             timeout,
             "read balance",
             (st) => readKey(st, key, st.clock.now() + timeout - 20),
+            timeout + SETTLE_GRACE_MS,
           );
           this.stats.reads++;
           this.trace.add(5, this.id, digest(v));
@@ -192,6 +200,7 @@ export class BankClient {
                 deadline: st.clock.now() + this.params.attemptTimeoutMs,
                 requestId,
               }),
+            this.params.attemptTimeoutMs + SETTLE_GRACE_MS,
           );
           this.trace.add(6, this.id, this.#seq, node);
           return true;

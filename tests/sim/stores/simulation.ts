@@ -97,6 +97,7 @@ export async function runStoreSimulation(opts: StoreSimOptions): Promise<StoreSi
   const net = new SimNetwork(base, rng.fork(), plan.network, trace);
   const cluster = new SimCluster(plan, base, net, rng.fork(), {
     fail: (checker, message) => fail("crash", checker, message),
+    hung: (message) => fail("liveness", "deadline", message),
     log: (line) => {
       logTail.push(`${base.monotonic()}ms ${line}`);
       if (logTail.length > (opts.logLines ?? 40)) logTail.shift();
