@@ -85,6 +85,18 @@ export interface StorePlanOptions {
   override?: (plan: StorePlan) => void;
 }
 
+/**
+ * A focused mix for tests: splits and merges several times a second and busy clients, so that
+ * requests race the ranges changing under them (applied after drawing, like any override).
+ */
+export function churnMix(p: StorePlan): void {
+  p.faults.splitRate = 0.04;
+  p.faults.mergeRate = 0.06;
+  p.clients.registers = 6;
+  p.clients.thinkMaxMs = 5;
+  p.clients.batchRate = 0.1;
+}
+
 /** A rate that is zero in a share of seeds and otherwise uniform in [lo, hi]. */
 function rate(rng: Rng, off: number, lo: number, hi: number): number {
   return rng.chance(off) ? 0 : lo + rng.next() * (hi - lo);

@@ -3,18 +3,12 @@ import type { PlantedBug } from "../../../src/kv/planted_bugs.ts";
 import { APPLIED_STATE_CHECK, TOMBSTONE_CHECK } from "./checks/applied_state.ts";
 import { REPLICA_CONTENT_CHECK } from "./checks/replicas.ts";
 import { BANK_CHECK } from "./checks/end_state.ts";
-import type { StorePlan } from "./plan.ts";
+import { churnMix } from "./plan.ts";
 import { runStoreSimulation } from "./simulation.ts";
 
 /** Seeds a planted bug may take at most before the simulation must have caught it. */
 const MAX_SEEDS = 20;
 const SECONDS = 5;
-
-/** A mix with many splits and merges, where every bug below has its chances. */
-function churn(p: StorePlan): void {
-  p.faults.splitRate = Math.max(p.faults.splitRate, 0.03);
-  p.faults.mergeRate = Math.max(p.faults.mergeRate, 0.03);
-}
 
 /**
  * The checkers that may catch each bug. A failed store (its turn threw: Raft or apply found
@@ -46,7 +40,7 @@ const CATCHERS: Record<PlantedBug, readonly string[]> = {
 
 Deno.test("runStoreSimulation() passes the churn mix without planted bugs", async () => {
   for (let seed = 1; seed <= 3; seed++) {
-    const r = await runStoreSimulation({ seed, seconds: SECONDS, override: churn });
+    const r = await runStoreSimulation({ seed, seconds: SECONDS, override: churnMix });
     assert.equal(r.failure, undefined, `seed ${seed}: ${r.failure?.message}`);
   }
 });
@@ -54,7 +48,7 @@ Deno.test("runStoreSimulation() passes the churn mix without planted bugs", asyn
 for (const bug of Object.keys(CATCHERS) as PlantedBug[]) {
   Deno.test(`runStoreSimulation() catches the planted bug ${bug} within ${MAX_SEEDS} seeds`, async () => {
     for (let seed = 1; seed <= MAX_SEEDS; seed++) {
-      const r = await runStoreSimulation({ seed, seconds: SECONDS, bug, override: churn });
+      const r = await runStoreSimulation({ seed, seconds: SECONDS, bug, override: churnMix });
       if (r.failure === undefined) continue;
       assert.ok(
         CATCHERS[bug].includes(r.failure.checker),

@@ -11,6 +11,8 @@ export interface StoreRegressionSeed {
   seed: number;
   seconds: number;
   nodes?: number;
+  /** Run with `churnMix` (plan.ts). */
+  churn?: boolean;
   /** What the seed found. */
   found: string;
 }
@@ -27,6 +29,13 @@ export const STORE_REGRESSION_SEEDS: readonly StoreRegressionSeed[] = [
     seed: 114,
     seconds: 10,
     found: "a merge whose coordinator died after it applied left the merged range in the meta copy",
+  },
+  {
+    seed: 12,
+    seconds: 10,
+    churn: true,
+    found:
+      "a write that found its range before a merge destroyed it proposed on the closed replica and hung past its deadline",
   },
   {
     seed: 204,
