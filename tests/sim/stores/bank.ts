@@ -17,7 +17,14 @@
 import { isRangeDbError } from "../../../src/base/errors.ts";
 import type { Rng } from "../rng.ts";
 import type { TraceHash } from "../trace.ts";
-import { digest, leaderHint, readKey, retried, writeBatch } from "./client_calls.ts";
+import {
+  digest,
+  leaderHint,
+  readKey,
+  retried,
+  SETTLE_GRACE_MS,
+  writeBatch,
+} from "./client_calls.ts";
 import type { SimCluster } from "./cluster.ts";
 import type { StoreClientParams } from "./plan.ts";
 import { clientCall } from "./sim_rpc.ts";
@@ -56,6 +63,11 @@ export class BankClient {
   /** What the client is doing, for failure reports. */
   status = "starting";
 
+  /**
+   * @param keys the client's accounts
+   * @param fail fails the run with an error no client expects
+   * @param violate fails the run with a broken bank invariant (a balance read negative or absent)
+   */
   constructor(
     readonly id: number,
     keys: string[],
@@ -65,6 +77,7 @@ export class BankClient {
     private readonly trace: TraceHash,
     readonly stats: BankStats,
     private readonly fail: (message: string) => void,
+    private readonly violate: (message: string) => void,
   ) {
     this.accounts = keys.map((key) => ({ key }));
   }
@@ -143,12 +156,13 @@ export class BankClient {
             timeout,
             "read balance",
             (st) => readKey(st, key, st.clock.now() + timeout - 20),
+            timeout + SETTLE_GRACE_MS,
           );
           this.stats.reads++;
           this.trace.add(5, this.id, digest(v));
           const balance = Number(v);
           if (v === null || !Number.isInteger(balance) || balance < 0) {
-            this.fail(`Cannot accept the balance of ${key} read on node ${node}: ${v}`);
+            this.violate(`Cannot accept the balance of ${key} read on node ${node}: ${v}`);
             return undefined;
           }
           return balance;
@@ -186,6 +200,7 @@ export class BankClient {
                 deadline: st.clock.now() + this.params.attemptTimeoutMs,
                 requestId,
               }),
+            this.params.attemptTimeoutMs + SETTLE_GRACE_MS,
           );
           this.trace.add(6, this.id, this.#seq, node);
           return true;

@@ -30,6 +30,13 @@ export const RETRIED_CODES: ReadonlySet<string> = new Set<string>([
   ErrorCode.LOCKED,
 ]);
 
+/**
+ * How long past its deadline a store call may still run before the simulation calls it hung: a
+ * call ends at its deadline (a proposal or read fails on the next tick, a coordinator stops
+ * retrying), give or take the last attempt in flight.
+ */
+export const SETTLE_GRACE_MS = 2000;
+
 /** Whether a client may retry after `err` (a store error it expects under faults). */
 export function retried(err: unknown): boolean {
   return isRangeDbError(err) && RETRIED_CODES.has(err.code);

@@ -53,6 +53,8 @@ export class SimNode {
 export interface ClusterHooks {
   /** A bug surfaced inside a store (a failed turn, a throwing timer): the run fails. */
   fail(checker: string, message: string): void;
+  /** A store call outlived its deadline on a running node: the run fails. */
+  hung(message: string): void;
   /** Keeps a store's warning and error lines for the failure report. */
   log(line: string): void;
 }
@@ -81,6 +83,12 @@ export class SimCluster implements RpcWorld {
     const voters = this.nodes.map((n) => n.id);
     for (const n of this.nodes) await bootstrapCluster(n.engine, { voters });
     for (const n of this.nodes) await this.start(n);
+  }
+
+  hung(what: string, node: number, ms: number): void {
+    this.hooks.hung(
+      `Cannot end a ${what} on node ${node} as it still runs ${ms}ms after it started, past its deadline`,
+    );
   }
 
   node(id: number): SimNode {

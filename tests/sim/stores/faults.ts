@@ -12,7 +12,7 @@
 import { isRangeDbError } from "../../../src/base/errors.ts";
 import { randomPartition } from "../../harness/partition_shapes.ts";
 import type { Rng } from "../rng.ts";
-import { bytes } from "./client_calls.ts";
+import { bytes, SETTLE_GRACE_MS } from "./client_calls.ts";
 import type { SimCluster, SimNode } from "./cluster.ts";
 import type { StoreFaultParams } from "./plan.ts";
 import { clientCall } from "./sim_rpc.ts";
@@ -160,6 +160,7 @@ export class StoreFaults {
       ADMIN_TIMEOUT_MS + 500,
       "split",
       (st) => st.splitRange(bytes(key), { deadline: st.clock.now() + ADMIN_TIMEOUT_MS }),
+      ADMIN_TIMEOUT_MS + SETTLE_GRACE_MS,
     );
     call.then(
       (out) => {
@@ -190,6 +191,8 @@ export class StoreFaults {
       ADMIN_TIMEOUT_MS + 6000,
       "merge",
       (st) => st.mergeRange(rangeId, { deadline: st.clock.now() + ADMIN_TIMEOUT_MS }),
+      // A merge that failed late aborts itself with 5 s more (range_merge.ts).
+      ADMIN_TIMEOUT_MS + 5000 + SETTLE_GRACE_MS,
     );
     call.then(
       (out) => {

@@ -10,7 +10,7 @@
 import type { HistoryOp } from "../../harness/linearizability.ts";
 import type { Rng } from "../rng.ts";
 import type { TraceHash } from "../trace.ts";
-import { digest, readKey, retried } from "./client_calls.ts";
+import { digest, readKey, retried, SETTLE_GRACE_MS } from "./client_calls.ts";
 import type { SimCluster } from "./cluster.ts";
 import { clientCall } from "./sim_rpc.ts";
 
@@ -43,6 +43,7 @@ export async function readAll(
             ATTEMPT_MS,
             "final read",
             (st) => readKey(st, key, st.clock.now() + ATTEMPT_MS - 20),
+            ATTEMPT_MS + SETTLE_GRACE_MS,
           );
           history.push({
             id: history.length + 1,

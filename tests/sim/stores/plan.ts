@@ -53,7 +53,10 @@ export interface StorePlan {
   seed: number;
   nodes: number;
   safetyMs: number;
-  /** Bound of the liveness phase (faults healed; merges left frozen abort after 10 s). */
+  /**
+   * Bound of the liveness phase (faults healed). A merge left frozen is aborted 10 s after its
+   * freeze, and an abort whose answer was lost before the heal waits out its 30 s deadline first.
+   */
   livenessMs: number;
   raft: { tickIntervalMs: number; electionTick: number; heartbeatTick: number };
   logTruncation: { threshold: number; keep: number };
@@ -80,6 +83,18 @@ export interface StorePlanOptions {
   nodes?: number;
   /** Overrides applied after drawing (tests focus fault mixes with them). */
   override?: (plan: StorePlan) => void;
+}
+
+/**
+ * A focused mix for tests: splits and merges several times a second and busy clients, so that
+ * requests race the ranges changing under them (applied after drawing, like any override).
+ */
+export function churnMix(p: StorePlan): void {
+  p.faults.splitRate = 0.04;
+  p.faults.mergeRate = 0.06;
+  p.clients.registers = 6;
+  p.clients.thinkMaxMs = 5;
+  p.clients.batchRate = 0.1;
 }
 
 /** A rate that is zero in a share of seeds and otherwise uniform in [lo, hi]. */
@@ -111,7 +126,7 @@ export function drawStorePlan(opts: StorePlanOptions): StorePlan {
     seed: opts.seed,
     nodes: opts.nodes ?? drawnNodes,
     safetyMs: Math.round(opts.seconds * 1000),
-    livenessMs: 40_000,
+    livenessMs: 60_000,
     raft: { tickIntervalMs: 10, electionTick: rng.range(10, 20), heartbeatTick: rng.range(1, 2) },
     logTruncation: rng.pick([
       { threshold: 10_000, keep: 1_000 },

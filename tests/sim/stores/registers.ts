@@ -25,6 +25,7 @@ import {
   readKey,
   retried,
   scanKeys,
+  SETTLE_GRACE_MS,
   text,
   writeBatch,
 } from "./client_calls.ts";
@@ -203,7 +204,7 @@ export class RegisterClients {
         case "scan":
           return scanKeys(st, op.keys[0], op.keys[op.keys.length - 1], deadline);
       }
-    });
+    }, timeout + SETTLE_GRACE_MS);
     call.then(
       (result) => this.#finish(c, op, node.id, result),
       (err) => {

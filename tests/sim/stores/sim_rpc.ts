@@ -27,6 +27,8 @@ export interface RpcWorld {
   readonly net: SimNetwork;
   /** Node `id`'s running incarnation; undefined while it is down. */
   running(id: number): Running | undefined;
+  /** A store call outlived its deadline on a running node (it must end by then). */
+  hung?(what: string, node: number, ms: number): void;
 }
 
 /** The error of a call whose answer never came. */
@@ -96,6 +98,8 @@ export function peerCall<T>(
  *
  * @param timeoutMs fail with an ambiguous TIMEOUT when no answer came by then; with
  *   `untilSettled` there is no timeout: the call fails only when the node running it crashes
+ * @param settleWithinMs the store's own deadline for `fn` plus a grace: a call still running on
+ *   its (running) node after that is reported as hung
  */
 export function clientCall<T>(
   world: RpcWorld,
@@ -103,6 +107,7 @@ export function clientCall<T>(
   timeoutMs: number | "untilSettled",
   what: string,
   fn: (store: Store) => Promise<T>,
+  settleWithinMs?: number,
 ): Promise<T> {
   return new Promise<T>((resolve, reject) => {
     let done = false;
@@ -126,9 +131,21 @@ export function clientCall<T>(
       const reply = (f: () => void) => {
         if (target.clock.alive) world.base.after(world.net.delay(), () => settle(f));
       };
+      let ended = false;
+      if (settleWithinMs !== undefined) {
+        target.clock.after(settleWithinMs, () => {
+          if (!ended) world.hung?.(what, to, settleWithinMs);
+        });
+      }
       invoke(fn, target.store).then(
-        (v) => reply(() => resolve(v)),
-        (e) => reply(() => reject(e)),
+        (v) => {
+          ended = true;
+          reply(() => resolve(v));
+        },
+        (e) => {
+          ended = true;
+          reply(() => reject(e));
+        },
       );
     });
   });

@@ -19,7 +19,7 @@ import { type FailureKind, SimFailure } from "../failure.ts";
 import { Rng } from "../rng.ts";
 import { TraceHash } from "../trace.ts";
 import { bankAccounts, BankClient, type BankStats } from "./bank.ts";
-import { checkEndState } from "./checks/end_state.ts";
+import { BANK_CHECK, checkEndState } from "./checks/end_state.ts";
 import { AppliedStateCheck } from "./checks/applied_state.ts";
 import { describeReplicas, notConverged } from "./checks/converged.ts";
 import { describe, SimCluster } from "./cluster.ts";
@@ -34,6 +34,8 @@ import { Macrotasks } from "./sim_time.ts";
 export interface StoreSimOptions extends StorePlanOptions {
   /** A bug planted in every store for the run (src/kv/planted_bugs.ts). */
   bug?: PlantedBug;
+  /** How many of the stores' last warning and error lines the result keeps. @default 40 */
+  logLines?: number;
 }
 
 /** What a run did, for reports and the determinism check. */
@@ -95,9 +97,10 @@ export async function runStoreSimulation(opts: StoreSimOptions): Promise<StoreSi
   const net = new SimNetwork(base, rng.fork(), plan.network, trace);
   const cluster = new SimCluster(plan, base, net, rng.fork(), {
     fail: (checker, message) => fail("crash", checker, message),
+    hung: (message) => fail("liveness", "deadline", message),
     log: (line) => {
       logTail.push(`${base.monotonic()}ms ${line}`);
-      if (logTail.length > 40) logTail.shift();
+      if (logTail.length > (opts.logLines ?? 40)) logTail.shift();
     },
   });
   const splitRng = rng.fork();
@@ -127,6 +130,7 @@ export async function runStoreSimulation(opts: StoreSimOptions): Promise<StoreSi
       trace,
       bankStats,
       clientFail,
+      (message) => fail("safety", BANK_CHECK, message),
     ));
   const applied = new AppliedStateCheck();
   let maxRanges = 0;

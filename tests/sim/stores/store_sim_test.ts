@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { formatFailure } from "./main.ts";
 import { STORE_REGRESSION_SEEDS } from "./regression_seeds.ts";
 import { runStoreSimulation, type StoreSimResult } from "./simulation.ts";
+import { churnMix } from "./plan.ts";
 
 /**
  * Seeds run by the CI test: about 15 s alone on one core (each seed starts 3–5 stores, runs 8
@@ -63,7 +64,12 @@ Deno.test("runStoreSimulation() replays a seed with an identical trace hash", as
 Deno.test("runStoreSimulation() passes every regression seed", async () => {
   for (const s of STORE_REGRESSION_SEEDS) {
     assertPassed(
-      await runStoreSimulation({ seed: s.seed, seconds: s.seconds, nodes: s.nodes }),
+      await runStoreSimulation({
+        seed: s.seed,
+        seconds: s.seconds,
+        nodes: s.nodes,
+        override: s.churn ? churnMix : undefined,
+      }),
       s.nodes !== undefined,
     );
   }

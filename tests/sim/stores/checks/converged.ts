@@ -77,6 +77,16 @@ export function describeReplicas(cluster: SimCluster): string {
       );
     }
   }
-  return [...lines.entries()].sort((a, b) => a[0] - b[0])
-    .map(([id, l]) => `  range ${id}: ${l.join(" | ")}`).join("\n");
+  const migrations = cluster.nodes.flatMap((n) =>
+    (n.running?.store.migrations() ?? []).map((m) =>
+      `  node ${n.id} runs a ${m.kind} of range ${m.rangeId}${
+        m.otherRangeId === 0 ? "" : ` and ${m.otherRangeId}`
+      } (${m.state}, ${m.reason}) since ${m.startedAtMs - cluster.base.now()}ms`
+    )
+  );
+  return [
+    ...[...lines.entries()].sort((a, b) => a[0] - b[0])
+      .map(([id, l]) => `  range ${id}: ${l.join(" | ")}`),
+    ...migrations,
+  ].join("\n");
 }
