@@ -147,9 +147,12 @@ export async function splitRange(
     nodeId: deps.nodeId,
   });
   try {
-    const newId = await deps.commands.allocateRangeId(options.deadline);
-    handle.set("splitting", newId);
-    const { parent, created } = await proposeSplit(deps, key, newId, options.deadline);
+    const allocate = async () => {
+      const id = await deps.commands.allocateRangeId(options.deadline);
+      handle.set("splitting", id);
+      return id;
+    };
+    const { parent, created } = await proposeSplit(deps, key, allocate, options.deadline);
     deps.logger.info("range split", {
       range_id: Number(parent.rangeId),
       new_range_id: Number(created.rangeId),
@@ -178,20 +181,30 @@ function checkNotBoundary(info: RangeInfo, key: Uint8Array): void {
   }
 }
 
-/** Proposes the split until it applied or the deadline passed. */
+/**
+ * Proposes the split until it applied or the deadline passed. An attempt whose outcome is unknown
+ * may have applied, and its new range may have been merged away since (then the key no longer
+ * starts a range, and nothing shows that the split happened): the next attempt takes a new range
+ * id, as a range id must never be created twice (a node that merged the first range away would
+ * find its tombstone).
+ */
 async function proposeSplit(
   deps: CoordinatorDeps,
   key: Uint8Array,
-  newId: number,
+  allocate: () => Promise<number>,
   deadline: number,
 ): Promise<{ parent: RangeDescriptor; created: RangeDescriptor }> {
+  const tried: number[] = [];
+  let newId = await allocate();
   for (;;) {
     const info = deps.lookup(key);
     if (compareBytes(info.start, key) === 0) {
       // An earlier attempt whose answer was lost may have applied: its new range is ours.
-      const left = deps.rangeById(newId);
-      if (left !== undefined && compareBytes(left.end, key) === 0) {
-        return { parent: descriptorOfInfo(info), created: descriptorOfInfo(left) };
+      for (const id of [newId, ...tried]) {
+        const left = deps.rangeById(id);
+        if (left !== undefined && compareBytes(left.end, key) === 0) {
+          return { parent: descriptorOfInfo(info), created: descriptorOfInfo(left) };
+        }
       }
       checkNotBoundary(info, key);
     }
@@ -200,8 +213,27 @@ async function proposeSplit(
     } catch (err) {
       if (!retryable(err) || deps.clock.now() + RETRY_PAUSE_MS >= deadline) throw err;
       deps.logger.debug("split attempt failed", { key: showKey(key), error: String(err) });
+      if (mayHaveApplied(err)) {
+        tried.push(newId);
+        newId = await allocate();
+      }
     }
     await pause(deps.clock, RETRY_PAUSE_MS);
+  }
+}
+
+/** Whether a failed attempt may have applied (its outcome is unknown). */
+function mayHaveApplied(err: unknown): boolean {
+  if (!isRangeDbError(err)) return true;
+  if (err.details.refused === true) return false;
+  switch (err.code) {
+    case ErrorCode.NOT_LEADER:
+    case ErrorCode.RANGE_MOVED:
+      return false;
+    case ErrorCode.UNAVAILABLE:
+      return err.details.ambiguous !== false;
+    default:
+      return true;
   }
 }
 

@@ -38,6 +38,13 @@ export const STORE_REGRESSION_SEEDS: readonly StoreRegressionSeed[] = [
       "a write that found its range before a merge destroyed it proposed on the closed replica and hung past its deadline",
   },
   {
+    seed: 114,
+    seconds: 10,
+    churn: true,
+    found:
+      "a split retried with the same range id after an unknown outcome created a range merged away meanwhile again: every replica failed",
+  },
+  {
     seed: 204,
     seconds: 10,
     found:

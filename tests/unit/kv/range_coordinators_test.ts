@@ -217,6 +217,35 @@ Deno.test("splitRange() recognises its own split whose answer was lost", async (
   assert.equal(f.log.filter((l) => l.startsWith("split")).length, 1, "it was not split twice");
 });
 
+Deno.test("splitRange() takes a new range id after an attempt whose outcome is unknown", async () => {
+  const f = new FakeRanges();
+  const deps = f.deps(autoClock());
+  await splitRange(deps, b("_/"), { deadline: Date.now() + 5000, allowSystemBoundary: true });
+  f.log = [];
+  let lost = false;
+  f.before = (kind) => {
+    if (kind !== "split" || lost) return;
+    lost = true;
+    // The split applies but its answer is lost; before the retry, the new range is merged back
+    // into its parent, so nothing shows that the split happened.
+    queueMicrotask(() => {
+      const created = f.ranges.find((d) =>
+        d.end.length > 0 && new TextDecoder().decode(d.end) === "/m"
+      )!;
+      const parent = f.holding(b("/m"));
+      parent.start = created.start;
+      parent.generation++;
+      f.ranges = f.ranges.filter((d) => d !== created);
+    });
+    return "lost";
+  };
+  const out = await splitRange(deps, b("/m"), { deadline: Date.now() + 5000 });
+  const splits = f.log.filter((l) => l.startsWith("split"));
+  assert.deepEqual(splits, ["split:ok", "split:ok"]);
+  assert.equal(out.left.rangeId, 4, "range 3 was created once and merged away: never again");
+  assert.deepEqual(f.ranges.map((d) => Number(d.rangeId)).sort(), [1, 2, 4]);
+});
+
 Deno.test("checkMergeable() names each rule that does not hold", () => {
   const d = (id: number, s: string, e: string, voters = [1, 2, 3]) =>
     infoOfDescriptor(newDescriptor({ rangeId: id, start: b(s), end: b(e), generation: 1, voters }));
