@@ -52,11 +52,11 @@ const FLAGS: Record<string, Flag> = {
   ranges: { default: "10000", quick: "300", help: "idle: ranges in the cluster, range 1 included" },
   concurrency: { default: "64", quick: "16", help: "idle: splits in flight while creating them" },
   settle: {
-    default: "10",
+    default: "30",
     quick: "2",
     help: "idle: seconds from quiescence to sampling (lets GC finish)",
   },
-  sample: { default: "20", quick: "3", help: "idle: seconds of CPU sampling" },
+  sample: { default: "30", quick: "3", help: "idle: seconds of CPU sampling" },
   "spread-ranges": {
     default: "64",
     quick: "8",

@@ -49,7 +49,7 @@ export class BenchCluster {
    * @throws {Error} with the nodes' output when the cluster does not form
    */
   static async start(
-    options: { nodes: number; dataRoot?: string; env?: Record<string, string> },
+    options: { nodes: number; dataRoot?: string; env?: Record<string, string>; logLevel?: string },
   ): Promise<BenchCluster> {
     const root = await Deno.makeTempDir({ dir: options.dataRoot, prefix: "rangedb_bench_" });
     let cluster: TestCluster | undefined;
@@ -58,7 +58,7 @@ export class BenchCluster {
       cluster = await TestCluster.start({
         nodes: options.nodes,
         dataRoot: root,
-        logLevel: "warn",
+        logLevel: options.logLevel ?? "warn",
         env: options.env,
       });
       await cluster.waitAllReady();
@@ -96,21 +96,24 @@ export class BenchCluster {
 
   /**
    * How many ranges each node leads, in node order (as the meta copy names their leaders), with
-   * the ranges whose leader the copy does not know.
+   * the ranges whose leader the copy does not know, and the index of range 1's leader (-1 when
+   * unknown): writes on ranges led elsewhere take their timestamps from it over the network.
    */
   async leaderSpread(
     filter: (r: RangeStatus) => boolean = () => true,
-  ): Promise<{ perNode: number[]; unknown: number }> {
+  ): Promise<{ perNode: number[]; unknown: number; rangeOneLeader: number }> {
     const ids = await this.nodeIds();
     const perNode = ids.map(() => 0);
     let unknown = 0;
+    let rangeOneLeader = -1;
     for (const r of await this.partitions()) {
+      if (r.rangeId === 1n) rangeOneLeader = ids.indexOf(Number(r.leaderNodeId));
       if (!filter(r)) continue;
       const i = ids.indexOf(Number(r.leaderNodeId));
       if (i < 0) unknown++;
       else perNode[i]++;
     }
-    return { perNode, unknown };
+    return { perNode, unknown, rangeOneLeader };
   }
 
   /** The numeric node id of each node, by node index. */

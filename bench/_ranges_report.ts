@@ -84,8 +84,8 @@ export function formatSummary(r: RangesBenchResults): string {
         "",
       ]);
       rows.push([
-        `spread: leaders per node (${l.ranges} range${l.ranges === 1 ? "" : "s"})`,
-        runs.map((x) => x.leaders.join("/")).join(", "),
+        `spread: leaders per node, range 1's (${l.ranges} range${l.ranges === 1 ? "" : "s"})`,
+        runs.map((x) => `${x.leaders.join("/")} (${x.rangeOneLeader})`).join(", "),
         "",
       ]);
     }

@@ -39,6 +39,8 @@ export interface SpreadRun {
   round: number;
   /** Ranges holding bench keys that each node leads, in node order. */
   leaders: number[];
+  /** The node (index) leading range 1, the timestamp oracle. */
+  rangeOneLeader: number;
   /** Seconds the splits of this layout took. */
   splitSeconds: number;
   opsPerSecond: number;
@@ -113,7 +115,8 @@ async function runOne(
     const spread = await bench.leaderSpread((r) => r.rangeId !== 1n && !isBefore(r.end, head));
     log(
       `spread: ${ranges} range${ranges === 1 ? "" : "s"} (round ${round}), leaders per node ` +
-        `${spread.perNode.join("/")}${spread.unknown > 0 ? `, ${spread.unknown} unknown` : ""}`,
+        `${spread.perNode.join("/")}${spread.unknown > 0 ? `, ${spread.unknown} unknown` : ""}, ` +
+        `range 1 on node ${spread.rangeOneLeader}`,
     );
     target = await SdkTarget.connect(bench.cluster.clientAddresses(), options.connections, 10_000);
     await preload(target, options);
@@ -158,6 +161,7 @@ async function runOne(
       ranges,
       round,
       leaders: spread.perNode,
+      rangeOneLeader: spread.rangeOneLeader,
       splitSeconds,
       opsPerSecond: result.opsPerSecond,
       latencyMs: result.latencyMs,

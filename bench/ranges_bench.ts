@@ -30,12 +30,20 @@ import { runSpread } from "./_ranges_spread.ts";
 /** How long the idle part waits for every replica to quiesce. */
 const QUIESCE_TIMEOUT_MS = 120_000;
 
-function log(line: string): void {
+function logToStderr(line: string): void {
   console.error(line);
 }
 
-/** Runs the parts of `args` in order; a failed part is recorded and the next one runs. */
-export async function runRangesBench(args: RangesBenchArgs): Promise<RangesBenchResults> {
+/**
+ * Runs the parts of `args` in order; a failed part is recorded and the next one runs.
+ *
+ * @param args the parsed command line
+ * @param log where progress lines go (stderr by default)
+ */
+export async function runRangesBench(
+  args: RangesBenchArgs,
+  log: (line: string) => void = logToStderr,
+): Promise<RangesBenchResults> {
   const started = performance.now();
   const results: RangesBenchResults = {
     startedAt: new Date().toISOString(),
@@ -108,7 +116,7 @@ async function main(argv: string[]): Promise<number> {
   console.log(formatSummary(results));
   if (args.out !== undefined) {
     await Deno.writeTextFile(args.out, JSON.stringify(results, null, 2) + "\n");
-    log(`results written to ${args.out}`);
+    logToStderr(`results written to ${args.out}`);
   }
   return results.failures.length === 0 ? 0 : 1;
 }
