@@ -182,11 +182,12 @@ function checkNotBoundary(info: RangeInfo, key: Uint8Array): void {
 }
 
 /**
- * Proposes the split until it applied or the deadline passed. An attempt whose outcome is unknown
- * may have applied, and its new range may have been merged away since (then the key no longer
- * starts a range, and nothing shows that the split happened): the next attempt takes a new range
- * id, as a range id must never be created twice (a node that merged the first range away would
- * find its tombstone).
+ * Proposes the split until it applied or the deadline passed. Every retry takes a new range id: an
+ * earlier attempt may have applied without this coordinator knowing (its answer lost, or the
+ * router re-proposed it after an ambiguous failure and reports only the last refusal), and its
+ * new range may have been merged away since (then the key no longer starts a range, and nothing
+ * shows that the split happened). A range id must never be created twice: a node that merged the
+ * first range away holds its tombstone.
  */
 async function proposeSplit(
   deps: CoordinatorDeps,
@@ -213,27 +214,10 @@ async function proposeSplit(
     } catch (err) {
       if (!retryable(err) || deps.clock.now() + RETRY_PAUSE_MS >= deadline) throw err;
       deps.logger.debug("split attempt failed", { key: showKey(key), error: String(err) });
-      if (mayHaveApplied(err)) {
-        tried.push(newId);
-        newId = await allocate();
-      }
     }
     await pause(deps.clock, RETRY_PAUSE_MS);
-  }
-}
-
-/** Whether a failed attempt may have applied (its outcome is unknown). */
-function mayHaveApplied(err: unknown): boolean {
-  if (!isRangeDbError(err)) return true;
-  if (err.details.refused === true) return false;
-  switch (err.code) {
-    case ErrorCode.NOT_LEADER:
-    case ErrorCode.RANGE_MOVED:
-      return false;
-    case ErrorCode.UNAVAILABLE:
-      return err.details.ambiguous !== false;
-    default:
-      return true;
+    tried.push(newId);
+    newId = await allocate();
   }
 }
 

@@ -45,6 +45,12 @@ export const STORE_REGRESSION_SEEDS: readonly StoreRegressionSeed[] = [
       "a split retried with the same range id after an unknown outcome created a range merged away meanwhile again: every replica failed",
   },
   {
+    seed: 7046,
+    seconds: 20,
+    found:
+      "a split retried with the same range id after a refusal that hid an applied attempt (the router's own retry) created a merged range again",
+  },
+  {
     seed: 204,
     seconds: 10,
     found:

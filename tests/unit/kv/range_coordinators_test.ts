@@ -246,6 +246,27 @@ Deno.test("splitRange() takes a new range id after an attempt whose outcome is u
   assert.deepEqual(f.ranges.map((d) => Number(d.rangeId)).sort(), [1, 2, 4]);
 });
 
+Deno.test("splitRange() takes a new range id after a refused attempt too", async () => {
+  // A router re-proposes a command after an ambiguous failure and reports only the last answer:
+  // a refusal does not prove that no attempt of this id applied.
+  const f = new FakeRanges();
+  const deps = f.deps(autoClock());
+  await splitRange(deps, b("_/"), { deadline: Date.now() + 5000, allowSystemBoundary: true });
+  f.log = [];
+  let raced = false;
+  f.before = (kind) => {
+    if (kind !== "split" || raced) return;
+    raced = true;
+    f.holding(b("/m")).generation++;
+  };
+  const out = await splitRange(deps, b("/m"), { deadline: Date.now() + 5000 });
+  assert.deepEqual(f.log.filter((l) => l.startsWith("split")), [
+    "split:FAILED_PRECONDITION",
+    "split:ok",
+  ]);
+  assert.equal(out.left.rangeId, 4);
+});
+
 Deno.test("checkMergeable() names each rule that does not hold", () => {
   const d = (id: number, s: string, e: string, voters = [1, 2, 3]) =>
     infoOfDescriptor(newDescriptor({ rangeId: id, start: b(s), end: b(e), generation: 1, voters }));
