@@ -52,7 +52,7 @@ export interface IdleResult {
   cpuMedianPercent: number[];
   /** The busiest one-second sample per node, in percent of one core. */
   cpuMaxPercent: number[];
-  /** Scheduler turns and replica ticks per node per second during the sample. */
+  /** Scheduler turns and replica ticks per node per second over the settling and the sample. */
   turnsPerSecond: number[];
   replicaTicksPerSecond: number[];
   /** Resident memory per node in MiB. */
@@ -183,16 +183,20 @@ export async function runIdle(
   const partitions = await bench.partitions();
   const ids = await bench.nodeIds();
   const leaders = ids.map((id) => partitions.filter((p) => Number(p.leaderNodeId) === id).length);
-  // The last quiesce heartbeats and their answers, the metrics scrape itself, and the garbage
-  // collection after creating the ranges: let them pass.
-  await sleep(options.settleSeconds * 1000);
+  // The scheduler counters are read before settling: a `/metrics` scrape of a node with 10,000
+  // ranges renders 50,000 series and costs it about a second of CPU (and a garbage collection),
+  // which must not fall into the sample. Settling also lets the last quiesce messages land and
+  // the garbage of creating the ranges be collected.
   const before = await bench.schedulers();
+  const beforeAt = performance.now();
+  await sleep(options.settleSeconds * 1000);
   const sampled = await sampleCpu(bench, options.sampleSeconds, log);
+  const countedSeconds = (performance.now() - beforeAt) / 1000;
   const after = await bench.schedulers();
   const rate = (pick: (s: SchedulerSample) => number) =>
     before.map((b, i) => {
       const a = after[i];
-      return a === undefined || b === undefined ? NaN : (pick(a) - pick(b)) / sampled.seconds;
+      return a === undefined || b === undefined ? NaN : (pick(a) - pick(b)) / countedSeconds;
     });
   return {
     ranges: partitions.length,
