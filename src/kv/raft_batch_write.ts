@@ -12,6 +12,7 @@ import {
   type CrashPoint,
   crashPoint,
   crashPointAfterFlush,
+  crashPointWatchesRange,
   type Engine,
   type WriteBatch,
 } from "../storage/mod.ts";
@@ -76,6 +77,7 @@ export async function passCrashPoints(
 ): Promise<void> {
   const kinds = { leader: new Set<string>(), follower: new Set<string>() };
   for (const [r, rd] of readies) {
+    if (!crashPointWatchesRange(r.rangeId)) continue;
     const leads = rd.softState === undefined
       ? r.isLeader
       : rd.softState.raftState === StateType.Leader;

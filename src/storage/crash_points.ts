@@ -10,7 +10,9 @@
  *   points first let what the turn handed to gRPC leave the process
  *   ({@linkcode crashPointAfterFlush}). With a role (`leader/` or
  *   `follower/`, scheduler points only), only passes by a replica in that role count, so a test
- *   can crash the leader's write path of a node that was a follower when it started.
+ *   can crash the leader's write path of a node that was a follower when it started. With a
+ *   range before it (`range<id>/`, scheduler points only), only passes of that range's replica
+ *   count, so a node that leads several ranges crashes for the one the test watches.
  * - `RANGEDB_TEST_SYNC_DELAY_MS=<ms>`: every synced engine write resolves that much later, as
  *   with a slow disk (see `lmdb_engine.ts`).
  *
@@ -73,9 +75,11 @@ export interface CrashPointSetting {
   nth: number;
   /** Only passes by a replica in this role count; any pass counts when undefined. */
   role?: CrashPointRole;
+  /** Only passes of this range's replica count; any range's count when undefined. */
+  rangeId?: number;
 }
 
-const SETTING_RE = /^(?:(leader|follower)\/)?([a-z:-]+)(?:@(\d+))?$/;
+const SETTING_RE = /^(?:range([1-9]\d*)\/)?(?:(leader|follower)\/)?([a-z:-]+)(?:@(\d+))?$/;
 
 /**
  * Parses a `RANGEDB_TEST_CRASH_POINT` value.
@@ -90,31 +94,35 @@ const SETTING_RE = /^(?:(leader|follower)\/)?([a-z:-]+)(?:@(\d+))?$/;
  * import { parseCrashPointSetting } from "./crash_points.ts";
  * parseCrashPointSetting("log-append:after-write"); // { point: "log-append:after-write", nth: 1 }
  * parseCrashPointSetting("leader/apply:before-write@2"); // { point: …, nth: 2, role: "leader" }
+ * parseCrashPointSetting("range2/leader/apply:before-write"); // { …, role: "leader", rangeId: 2 }
  * parseCrashPointSetting(undefined); // undefined
  * ```
  */
 export function parseCrashPointSetting(value: string | undefined): CrashPointSetting | undefined {
   if (value === undefined || value === "") return undefined;
   const m = SETTING_RE.exec(value);
-  const point = m?.[2];
+  const point = m?.[3];
   if (m === null || !(CRASH_POINTS as readonly string[]).includes(point!)) {
     throw new RangeDbError(
       ErrorCode.INVALID_ARGUMENT,
       `Cannot arm a crash point as ${CRASH_POINT_ENV} names none: value is ${
         JSON.stringify(value)
-      }, expected [leader/|follower/]<point>[@<n>] with a point among ${CRASH_POINTS.join(", ")}`,
+      }, expected [range<id>/][leader/|follower/]<point>[@<n>] with a point among ${
+        CRASH_POINTS.join(", ")
+      }`,
     );
   }
-  const role = m[1] as CrashPointRole | undefined;
-  if (role !== undefined && point === "snapshot-receive") {
+  const rangeId = m[1] === undefined ? undefined : Number(m[1]);
+  const role = m[2] as CrashPointRole | undefined;
+  if ((role !== undefined || rangeId !== undefined) && point === "snapshot-receive") {
     throw new RangeDbError(
       ErrorCode.INVALID_ARGUMENT,
-      `Cannot arm a crash point as only scheduler points take a role: value is ${
+      `Cannot arm a crash point as only scheduler points take a role or a range: value is ${
         JSON.stringify(value)
       }`,
     );
   }
-  const nth = m[3] === undefined ? 1 : Number(m[3]);
+  const nth = m[4] === undefined ? 1 : Number(m[4]);
   if (!Number.isSafeInteger(nth) || nth < 1) {
     throw new RangeDbError(
       ErrorCode.INVALID_ARGUMENT,
@@ -123,11 +131,10 @@ export function parseCrashPointSetting(value: string | undefined): CrashPointSet
       }`,
     );
   }
-  return role === undefined ? { point: point as CrashPoint, nth } : {
-    point: point as CrashPoint,
-    nth,
-    role,
-  };
+  const setting: CrashPointSetting = { point: point as CrashPoint, nth };
+  if (role !== undefined) setting.role = role;
+  if (rangeId !== undefined) setting.rangeId = rangeId;
+  return setting;
 }
 
 /**
@@ -189,6 +196,23 @@ let passesLeft = armed?.nth ?? 0;
 
 /** Whether a crash point is armed in this process: callers may skip work that only feeds one. */
 export const CRASH_POINT_ARMED: boolean = armed !== undefined;
+
+/**
+ * Whether passes of range `rangeId`'s replica count toward the armed point: true unless the
+ * setting names another range.
+ *
+ * @param rangeId the range whose replica passes a scheduler point
+ * @returns false when the armed setting is for another range
+ *
+ * @example
+ * ```ts
+ * import { crashPointWatchesRange } from "./crash_points.ts";
+ * crashPointWatchesRange(2); // true unless RANGEDB_TEST_CRASH_POINT names another range
+ * ```
+ */
+export function crashPointWatchesRange(rangeId: number): boolean {
+  return armed?.rangeId === undefined || armed.rangeId === rangeId;
+}
 
 /** The delay of every synced write in this process, from `RANGEDB_TEST_SYNC_DELAY_MS` (ms). */
 export const TEST_SYNC_DELAY_MS: number = settle(

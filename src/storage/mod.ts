@@ -30,6 +30,7 @@ export {
   crashPoint,
   crashPointAfterFlush,
   type CrashPointRole,
+  crashPointWatchesRange,
   SYNC_DELAY_ENV,
   validateCrashPointEnv,
 } from "./crash_points.ts";

@@ -7,9 +7,10 @@
  * @module
  */
 import assert from "node:assert/strict";
-import { connect } from "../../src/client/mod.ts";
+import { connect, type RangeDbClient } from "../../src/client/mod.ts";
 import { CRASH_FLUSH_MS, CRASH_POINTS } from "../../src/storage/crash_points.ts";
 import { type TestCluster, withCluster } from "../harness/cluster.ts";
+import { keyOf } from "../harness/cluster_workload.ts";
 import { runCli } from "../harness/node_process.ts";
 import {
   expectCrash,
@@ -122,20 +123,64 @@ Deno.test("crashPoint() apply on a follower: it restarts and catches up", async 
 });
 
 /**
- * Makes node `x` the leader: the third node is killed while writes commit on the leader and `x`,
- * then the leader is killed and the third node restarted, so `x` is the only running node whose
- * log lets it win the election. (Pausing the third node instead does not work: on resume it
- * reads the appends the leader sent before it died from its socket buffers.) The killed leader
- * stays down, as it could win too; restart it afterwards.
+ * The range holding user key `key` and the index of the node leading it, from the partition
+ * list: polled until the bootstrap split has moved user keys out of range 1 and a running node
+ * leads their range.
+ */
+async function rangeLeader(
+  cluster: TestCluster,
+  db: RangeDbClient,
+  key: string,
+  timeoutMs = 20_000,
+): Promise<{ rangeId: number; index: number }> {
+  const k = new TextEncoder().encode(key);
+  const deadline = Date.now() + timeoutMs;
+  let last = "no answer";
+  while (Date.now() < deadline) {
+    try {
+      const { partitions } = await db.admin.listPartitions({ timeoutMs: 5_000 });
+      const range = partitions.find((r) =>
+        compareBytes(r.start, k) <= 0 && (r.end.length === 0 || compareBytes(k, r.end) < 0)
+      );
+      const index = cluster.runningIndexes().find((i) =>
+        range !== undefined && cluster.nodes[i].client === range.leaderClientAddress
+      );
+      if (range !== undefined && Number(range.rangeId) !== 1 && index !== undefined) {
+        return { rangeId: Number(range.rangeId), index };
+      }
+      last = JSON.stringify({
+        rangeId: Number(range?.rangeId),
+        leader: range?.leaderClientAddress,
+      });
+    } catch (err) {
+      last = String(err);
+    }
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  throw new Error(`Cannot find the leader of the range of ${key} in ${timeoutMs} ms: ${last}`);
+}
+
+function compareBytes(a: Uint8Array, b: Uint8Array): number {
+  for (let i = 0; i < Math.min(a.length, b.length); i++) if (a[i] !== b[i]) return a[i] - b[i];
+  return a.length - b.length;
+}
+
+/**
+ * Makes node `x` the leader of the range that `history` writes to: the third node is killed
+ * while writes commit on that range's leader and `x`, then the leader is killed and the third
+ * node restarted, so `x` is the only running node whose log lets it win that range's election.
+ * (Pausing the third node instead does not work: on resume it reads the appends the leader sent
+ * before it died from its socket buffers.) The killed leader stays down, as it could win too;
+ * restart it afterwards. Other ranges (range 1) may elect either running node meanwhile.
  *
  * @returns the index of the killed leader
  */
 async function electInPlaceOfLeader(
   cluster: TestCluster,
   x: number,
+  leader: number,
   stream: WriteStream,
 ): Promise<number> {
-  const leader = await cluster.leaderIndex();
   assert.notEqual(leader, x);
   const third = cluster.nodes.map((n) => n.index).find((i) => i !== x && i !== leader)!;
   await cluster.kill(third, "SIGKILL");
@@ -151,21 +196,28 @@ Deno.test("crashPoint() on the leader: it restarts as a follower and nothing ack
     const history = new WriteHistory("cp-leader");
     // apply:before-write: the leader has answered the writes it applies in this turn, and none
     // of its own apply is durable. log-append:before-write: it has sent its appends early.
+    // Each is armed for the range the history writes to, which x leads only once elected here;
+    // apply counts 20 passes, past the first turns of a new leader (its empty entry, the old
+    // term's tail) that answer no client write while the SDK finds the new leader.
     const steps = [
-      ["leader/apply:before-write@4", "apply:before-write"],
+      ["leader/apply:before-write@20", "apply:before-write"],
       ["leader/log-append:before-write@4", "log-append:before-write"],
       ["leader/hard-state:after-write@4", "hard-state:after-write"],
     ];
     for (const [setting, point] of steps) {
-      const x = await aFollower(cluster);
       const db = await connect({ endpoints: cluster.clientAddresses(), timeoutMs: 10_000 });
       const stream = history.stream(db, WRITERS);
+      const key = keyOf(history.prefix, 0);
+      let x = -1;
       try {
         await stream.moreAcked(50);
+        const before = await rangeLeader(cluster, db, key);
+        x = cluster.runningIndexes().find((i) => i !== before.index)!;
         await cluster.kill(x, "SIGTERM");
-        await startArmed(cluster, x, setting);
+        await startArmed(cluster, x, `range${before.rangeId}/${setting}`);
         await cluster.waitReady(x);
-        const killed = await electInPlaceOfLeader(cluster, x, stream);
+        const { index: leader } = await rangeLeader(cluster, db, key);
+        const killed = await electInPlaceOfLeader(cluster, x, leader, stream);
         const crash = await expectCrash(cluster, x, point);
         assert.match(lastProcessStderr(cluster, x), /"msg":"became leader"/);
         if (point === "apply:before-write") expectAnsweredBeforeCrash(history, crash);

@@ -46,7 +46,7 @@ Deno.test("parseCrashPointSetting() reads every point, alone and with a pass cou
   assert.equal(parseCrashPointSetting(""), undefined);
 });
 
-Deno.test("parseCrashPointSetting() reads a role before scheduler points", () => {
+Deno.test("parseCrashPointSetting() reads a range and a role before scheduler points", () => {
   assert.deepEqual(parseCrashPointSetting("leader/apply:before-write@2"), {
     point: "apply:before-write",
     nth: 2,
@@ -57,10 +57,23 @@ Deno.test("parseCrashPointSetting() reads a role before scheduler points", () =>
     nth: 1,
     role: "follower",
   });
-  assertInvalid(
-    () => parseCrashPointSetting("leader/snapshot-receive"),
-    /only scheduler points take a role/,
-  );
+  assert.deepEqual(parseCrashPointSetting("range2/leader/apply:before-write@4"), {
+    point: "apply:before-write",
+    nth: 4,
+    role: "leader",
+    rangeId: 2,
+  });
+  assert.deepEqual(parseCrashPointSetting("range17/log-append:after-write"), {
+    point: "log-append:after-write",
+    nth: 1,
+    rangeId: 17,
+  });
+  for (const value of ["leader/snapshot-receive", "range3/snapshot-receive"]) {
+    assertInvalid(() => parseCrashPointSetting(value), /only scheduler points take a role/);
+  }
+  for (const value of ["range0/apply:before-write", "range/apply:before-write", "r2/apply"]) {
+    assertInvalid(() => parseCrashPointSetting(value), /names none/);
+  }
   for (const value of ["learner/apply:before-write", "leader:apply:before-write", "/apply"]) {
     assertInvalid(() => parseCrashPointSetting(value), /names none/);
   }
@@ -80,7 +93,7 @@ Deno.test("parseCrashPointSetting() refuses unknown points and bad counts", () =
   for (const value of unknown) {
     assertInvalid(
       () => parseCrashPointSetting(value),
-      /^Cannot arm a crash point as RANGEDB_TEST_CRASH_POINT names none: value is ".*", expected \[leader\/\|follower\/\]<point>\[@<n>\] with a point among log-append:before-write, /,
+      /^Cannot arm a crash point as RANGEDB_TEST_CRASH_POINT names none: value is ".*", expected \[range<id>\/\]\[leader\/\|follower\/\]<point>\[@<n>\] with a point among log-append:before-write, /,
     );
   }
   for (const value of ["apply:after-write@0", "apply:after-write@99999999999999999999"]) {
@@ -147,6 +160,31 @@ Deno.test("crashPoint() with a role counts only the passes made in that role", a
   assert.equal(run.signal, "SIGKILL", `${run.stdout}\n${run.stderr}`);
   assert.equal(run.stdout, "follower pass\nleader pass 1\nother passes\n");
   assert.equal(JSON.parse(run.stderr).role, "leader");
+});
+
+Deno.test("passCrashPoints() with a range counts only the passes of that range's replica", async () => {
+  const code = `
+    import { passCrashPoints } from "${
+    new URL("../../../src/kv/raft_batch_write.ts", import.meta.url).href
+  }";
+    const say = (s) => Deno.stdout.writeSync(new TextEncoder().encode(s + "\\n"));
+    const turn = (...ids) => ids.map((rangeId) => [
+      { rangeId, isLeader: true },
+      { entries: [{}], committedEntries: [], snapshot: undefined, hardState: undefined },
+    ]);
+    passCrashPoints(turn(1, 3), "after-write");
+    say("ranges 1 and 3");
+    passCrashPoints(turn(2), "after-write");
+    say("range 2 once");
+    passCrashPoints(turn(1, 2), "after-write");
+    say("survived");
+  `;
+  const run = await runChild(code, {
+    RANGEDB_TEST_CRASH_POINT: "range2/leader/log-append:after-write@2",
+  });
+  assert.equal(run.signal, "SIGKILL", `${run.stdout}\n${run.stderr}`);
+  assert.equal(run.stdout, "ranges 1 and 3\nrange 2 once\n");
+  assert.equal(JSON.parse(run.stderr).point, "log-append:after-write");
 });
 
 Deno.test("crashPointAfterFlush() lets pending work run before it kills the process", async () => {
