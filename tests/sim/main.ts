@@ -16,6 +16,7 @@
 
 import { parseArgs } from "node:util";
 import { type PlantedBug, ReadOnlyOption } from "../../src/raft/mod.ts";
+import { seedsOf } from "./seeds_arg.ts";
 import { EXIT_CODES } from "./failure.ts";
 import { formatPlan } from "./plan.ts";
 import { runSimulation, type SimResult } from "./simulation.ts";
@@ -84,14 +85,7 @@ function main(): void {
     if (!PLANTED_BUGS.includes(b as PlantedBug)) usage(`Cannot plant bug as it is unknown: ${b}`);
     bugs.add(b as PlantedBug);
   }
-  const seeds = values.seeds === undefined ? 1 : Number(values.seeds);
-  if (!(Number.isInteger(seeds) && seeds > 0)) {
-    usage(`Cannot run as --seeds is invalid: ${values.seeds}`);
-  }
-  const first = values.seed !== undefined
-    ? Number(values.seed)
-    : crypto.getRandomValues(new Uint32Array(1))[0];
-  if (!Number.isSafeInteger(first)) usage(`Cannot run as --seed is invalid: ${values.seed}`);
+  const { first, seeds } = seedsOf(values, usage);
   const single = seeds === 1;
   const started = performance.now();
   for (let i = 0; i < seeds; i++) {

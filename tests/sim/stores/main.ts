@@ -16,6 +16,7 @@
 
 import { parseArgs } from "node:util";
 import { PLANTED_BUGS, type PlantedBug } from "../../../src/kv/planted_bugs.ts";
+import { seedsOf } from "../seeds_arg.ts";
 import { EXIT_CODES } from "../failure.ts";
 import { formatStorePlan } from "./plan.ts";
 import { runStoreSimulation, type StoreSimResult } from "./simulation.ts";
@@ -99,14 +100,7 @@ export async function storesMain(args: string[]): Promise<void> {
   if (bug !== undefined && !STORE_SIM_BUGS.includes(bug)) {
     usage(`Cannot plant bug as it is unknown: ${bug}`);
   }
-  const seeds = values.seeds === undefined ? 1 : Number(values.seeds);
-  if (!(Number.isInteger(seeds) && seeds > 0)) {
-    usage(`Cannot run as --seeds is invalid: ${values.seeds}`);
-  }
-  const first = values.seed !== undefined
-    ? Number(values.seed)
-    : crypto.getRandomValues(new Uint32Array(1))[0];
-  if (!Number.isSafeInteger(first)) usage(`Cannot run as --seed is invalid: ${values.seed}`);
+  const { first, seeds } = seedsOf(values, usage);
   const single = seeds === 1;
   const started = performance.now();
   for (let i = 0; i < seeds; i++) {

@@ -6,38 +6,9 @@ import {
   SetConfigResponseSchema,
 } from "../../../proto/gen/rangedb/v1/admin_pb.ts";
 import { parseClientArgs, UsageError } from "../../../src/cli/cli_args.ts";
-import type { CliIo } from "../../../src/cli/cli_io.ts";
-import { runClientCommand } from "../../../src/cli/client_main.ts";
+import { type Cli, cliAgainst } from "./_memory_cli.ts";
 import { isDestructiveChange } from "../../../src/cli/config_commands.ts";
 import { FakeCluster } from "../client/_fake_cluster.ts";
-
-const dec = new TextDecoder();
-
-function memoryIo(answers?: string[]) {
-  let out = "";
-  let err = "";
-  const io: CliIo = {
-    out: (data) => {
-      out += typeof data === "string" ? data : dec.decode(data);
-      return Promise.resolve();
-    },
-    err: (text) => {
-      err += text;
-      return Promise.resolve();
-    },
-    readStdin: () => Promise.resolve(new Uint8Array()),
-    outIsTerminal: () => false,
-    inIsTerminal: () => answers !== undefined,
-    readLine: () => Promise.resolve(answers?.shift() ?? ""),
-    env: {},
-  };
-  return { io, stdout: () => out, stderr: () => err };
-}
-
-type Cli = (
-  argv: string[],
-  answers?: string[],
-) => Promise<{ code: number; stdout: string; stderr: string }>;
 
 /** A fake server holding settings: `stored` is what SetConfig wrote, `calls` every request. */
 async function withConfigServer(
@@ -69,11 +40,7 @@ async function withConfigServer(
       dryRun: r.dryRun,
     });
   };
-  const cli: Cli = async (argv, answers) => {
-    const m = memoryIo(answers);
-    const code = await runClientCommand([...argv, "--endpoints", cluster.addresses()[0]], m.io);
-    return { code, stdout: m.stdout(), stderr: m.stderr() };
-  };
+  const cli = cliAgainst(cluster.addresses()[0]);
   try {
     await fn(cli, stored, calls);
   } finally {

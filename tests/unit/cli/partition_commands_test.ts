@@ -12,54 +12,22 @@ import {
   SplitPartitionResponseSchema,
 } from "../../../proto/gen/rangedb/v1/admin_pb.ts";
 import { parseClientArgs, UsageError } from "../../../src/cli/cli_args.ts";
-import type { CliIo } from "../../../src/cli/cli_io.ts";
-import { runClientCommand } from "../../../src/cli/client_main.ts";
+import { type Cli, cliAgainst } from "./_memory_cli.ts";
 import { humanBytes } from "../../../src/cli/partition_output.ts";
 import { FakeCluster, status } from "../client/_fake_cluster.ts";
 
 const enc = new TextEncoder();
 const dec = new TextDecoder();
 
-/** Streams in memory; `answers` are the lines a person types at a terminal (none: no terminal). */
-function memoryIo(answers?: string[]) {
-  let out = "";
-  let err = "";
-  const io: CliIo = {
-    out: (data) => {
-      out += typeof data === "string" ? data : dec.decode(data);
-      return Promise.resolve();
-    },
-    err: (text) => {
-      err += text;
-      return Promise.resolve();
-    },
-    readStdin: () => Promise.resolve(new Uint8Array()),
-    outIsTerminal: () => false,
-    inIsTerminal: () => answers !== undefined,
-    readLine: () => Promise.resolve(answers?.shift() ?? ""),
-    env: {},
-  };
-  return { io, stdout: () => out, stderr: () => err };
-}
-
 async function withCluster(fn: (c: FakeCluster, cli: Cli) => Promise<void>) {
   const cluster = await FakeCluster.start(1);
-  const cli: Cli = async (argv, answers) => {
-    const m = memoryIo(answers);
-    const code = await runClientCommand([...argv, "--endpoints", cluster.addresses()[0]], m.io);
-    return { code, stdout: m.stdout(), stderr: m.stderr() };
-  };
+  const cli = cliAgainst(cluster.addresses()[0]);
   try {
     await fn(cluster, cli);
   } finally {
     cluster.stop();
   }
 }
-
-type Cli = (
-  argv: string[],
-  answers?: string[],
-) => Promise<{ code: number; stdout: string; stderr: string }>;
 
 function range(id: number, start: string | Uint8Array, end: string | Uint8Array, extra = {}) {
   return create(RangeStatusSchema, {

@@ -15,7 +15,7 @@ import {
   type RangeDescriptor,
 } from "../../../src/kv/command.ts";
 import type { Store } from "../../../src/kv/mod.ts";
-import { b, type TestCluster, waitFor } from "./_cluster.ts";
+import { b, TestCluster, waitFor } from "./_cluster.ts";
 
 type Body = NonNullable<Parameters<typeof newCommand>[0]>["body"];
 
@@ -74,6 +74,22 @@ export async function splitAt(c: TestCluster, key: Uint8Array): Promise<CommandR
 /** The bootstrap split at `_/`: range 2 = ["", "_/") takes every user key. */
 export function bootstrapSplit(c: TestCluster): Promise<CommandResult> {
   return splitAt(c, SYSTEM);
+}
+
+/**
+ * Runs `fn` on a started 3-node cluster whose range 1 has a leader and whose user keys were
+ * split off (the bootstrap split); closes the cluster afterwards.
+ */
+export async function withSplitCluster(fn: (c: TestCluster) => Promise<void>): Promise<void> {
+  const c = await TestCluster.create(3);
+  try {
+    await c.startAll();
+    await c.waitForLeader();
+    await bootstrapSplit(c);
+    await fn(c);
+  } finally {
+    await c.close();
+  }
 }
 
 /** Waits for a store leading the range of `key`. */

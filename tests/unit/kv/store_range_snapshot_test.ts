@@ -9,6 +9,7 @@ import {
   subsume,
   updateMeta,
   waitForLeaderOf,
+  withSplitCluster,
 } from "./_ranges.ts";
 
 function put(c: TestCluster, key: string, value: string) {
@@ -28,11 +29,7 @@ async function serializableValue(c: TestCluster, node: number, key: string) {
 }
 
 Deno.test("Store on a node whose parent has not split yet refuses the new range's snapshot, keeps the vote its uninitialized replica gave, and gets the range from the split", async () => {
-  const c = await TestCluster.create(3);
-  try {
-    await c.startAll();
-    await c.waitForLeader();
-    await bootstrapSplit(c);
+  await withSplitCluster(async (c) => {
     await put(c, "/a", "before");
     const lag = await follower(c, "/a");
     // The lagging node hears nothing of range 2 (the parent), everything of the new range.
@@ -78,9 +75,7 @@ Deno.test("Store on a node whose parent has not split yet refuses the new range'
       10_000,
       "the lagging node to catch up",
     );
-  } finally {
-    await c.close();
-  }
+  });
 });
 
 Deno.test("Store on a node whose subsumed replica is frozen installs the merged range's snapshot and destroys that replica", async () => {
@@ -144,11 +139,7 @@ Deno.test("Store on a node whose subsumed replica is frozen installs the merged 
 });
 
 Deno.test("Store restarted after splits loads every range with its bounds and serves them", async () => {
-  const c = await TestCluster.create(3);
-  try {
-    await c.startAll();
-    await c.waitForLeader();
-    await bootstrapSplit(c);
+  await withSplitCluster(async (c) => {
     await splitAt(c, b("/g"));
     await splitAt(c, b("/p"));
     for (const k of ["/a", "/h", "/q"]) await put(c, k, k);
@@ -170,7 +161,5 @@ Deno.test("Store restarted after splits loads every range with its bounds and se
         `${k} on the restarted node`,
       );
     }
-  } finally {
-    await c.close();
-  }
+  });
 });

@@ -2,8 +2,8 @@ import assert from "node:assert/strict";
 import { Buffer } from "node:buffer";
 import { ErrorCode, isRangeDbError } from "../../../src/base/errors.ts";
 import type { Store, VersionedValue } from "../../../src/kv/mod.ts";
-import { b, s, TestCluster, waitFor } from "./_cluster.ts";
-import { bootstrapSplit, splitAt } from "./_ranges.ts";
+import { b, s, waitFor } from "./_cluster.ts";
+import { splitAt, withSplitCluster } from "./_ranges.ts";
 
 const KEYS = "abcdefghijklmnopqrstuvwxyz".split("").map((ch) => `/${ch}`);
 
@@ -21,11 +21,7 @@ async function collect(
 }
 
 Deno.test("Store.scan() walks three ranges forward and reverse, with limits, bounds, keys only and small chunks", async () => {
-  const c = await TestCluster.create(3);
-  try {
-    await c.startAll();
-    await c.waitForLeader();
-    await bootstrapSplit(c);
+  await withSplitCluster(async (c) => {
     await splitAt(c, b("/g"));
     await splitAt(c, b("/p"));
     for (const k of KEYS) {
@@ -72,17 +68,11 @@ Deno.test("Store.scan() walks three ranges forward and reverse, with limits, bou
       slowScan({ deadline: Date.now() + 200 }),
       (e) => isRangeDbError(e, ErrorCode.TIMEOUT),
     );
-  } finally {
-    await c.close();
-  }
+  });
 });
 
 Deno.test("Store.lookupRange() answers from the meta copy on a node without a replica of the range; listRanges() marks which are local", async () => {
-  const c = await TestCluster.create(3);
-  try {
-    await c.startAll();
-    await c.waitForLeader();
-    await bootstrapSplit(c);
+  await withSplitCluster(async (c) => {
     await splitAt(c, b("/m"));
     // Node 4 joins after the splits: it holds range 1 (and its meta copy) only.
     const joiner = await c.start(4);
@@ -140,17 +130,11 @@ Deno.test("Store.lookupRange() answers from the meta copy on a node without a re
     const local = c.stores.get(1)!.lookupRange(b("/c"));
     assert.equal(local.local, true);
     assert.equal(local.rangeId, 3);
-  } finally {
-    await c.close();
-  }
+  });
 });
 
 Deno.test("Store.batch() refuses keys in more than one range; waitApplied() waits for an index and times out", async () => {
-  const c = await TestCluster.create(3);
-  try {
-    await c.startAll();
-    await c.waitForLeader();
-    await bootstrapSplit(c);
+  await withSplitCluster(async (c) => {
     await splitAt(c, b("/m"));
     await assert.rejects(
       () =>
@@ -176,7 +160,5 @@ Deno.test("Store.batch() refuses keys in more than one range; waitApplied() wait
       () => st.waitApplied(42, 1),
       (e) => isRangeDbError(e, ErrorCode.RANGE_NOT_FOUND),
     );
-  } finally {
-    await c.close();
-  }
+  });
 });

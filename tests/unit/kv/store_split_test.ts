@@ -2,7 +2,14 @@ import assert from "node:assert/strict";
 import { decodeResult, encodeCommand, newCommand } from "../../../src/kv/command.ts";
 import type { Store } from "../../../src/kv/mod.ts";
 import { b, s, TestCluster, waitFor } from "./_cluster.ts";
-import { bootstrapSplit, descriptorOf, propose, splitAt, waitForLeaderOf } from "./_ranges.ts";
+import {
+  bootstrapSplit,
+  descriptorOf,
+  propose,
+  splitAt,
+  waitForLeaderOf,
+  withSplitCluster,
+} from "./_ranges.ts";
 
 const KEYS = "abcdefghijklmnopqrstuvwxyz".split("").map((ch) => `/${ch}`);
 
@@ -107,11 +114,7 @@ Deno.test("Store makes the parent's leader campaign for the new range at once: i
 });
 
 Deno.test("Store re-routes a write the parent refused because the split moved its key: applied once, on the new range", async () => {
-  const c = await TestCluster.create(3);
-  try {
-    await c.startAll();
-    await c.waitForLeader();
-    await bootstrapSplit(c);
+  await withSplitCluster(async (c) => {
     await put(c, "/c", "before");
     const leader = await waitForLeaderOf(c, b("/c"));
     const parent = descriptorOf(leader, b("/c"));
@@ -152,17 +155,11 @@ Deno.test("Store re-routes a write the parent refused because the split moved it
     );
     assert.equal(again.version, written.version);
     assert.equal(s((await leader.get(b("/c")))?.value), "after");
-  } finally {
-    await c.close();
-  }
+  });
 });
 
 Deno.test("Store.proposeCommand() returns split refusals as results: stale generation, a key in _/, a frozen range", async () => {
-  const c = await TestCluster.create(3);
-  try {
-    await c.startAll();
-    await c.waitForLeader();
-    await bootstrapSplit(c);
+  await withSplitCluster(async (c) => {
     const leader = await waitForLeaderOf(c, b("/c"));
     const gen = descriptorOf(leader, b("/c")).generation;
     const split = (key: string, expectedGeneration: bigint) =>
@@ -182,7 +179,5 @@ Deno.test("Store.proposeCommand() returns split refusals as results: stale gener
     const refused = await split("/m", gen);
     assert.equal(refused.errorCode, "RANGE_MOVED");
     for (const st of c.stores.values()) assert.equal(st.replicas.has(77), false);
-  } finally {
-    await c.close();
-  }
+  });
 });
