@@ -22,6 +22,7 @@ export interface SchedulerSample {
   turns: number;
   replicaTicks: number;
   leaderQuiesces: number;
+  messagesSent: number;
 }
 
 /** A running cluster of real server processes and an SDK client connected to it. */
@@ -150,6 +151,7 @@ export class BenchCluster {
           turns: v("rangedb_raft_turns_total"),
           replicaTicks: v("rangedb_raft_replica_ticks_total"),
           leaderQuiesces: v("rangedb_raft_leader_quiesces_total"),
+          messagesSent: v("rangedb_raft_messages_sent_total"),
         };
       }),
     );

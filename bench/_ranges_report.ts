@@ -80,7 +80,9 @@ export function formatSummary(r: RangesBenchResults): string {
         `spread: puts on ${l.ranges} range${l.ranges === 1 ? "" : "s"} (${runs.length} runs)`,
         `${l.opsPerSecond.toFixed(0)}/s, p50 ${l.p50Ms.toFixed(1)} ms, p99 ${
           l.p99Ms.toFixed(1)
-        } ms, ${l.serverCpuMsPerPut.toFixed(2)} ms server CPU/put`,
+        } ms, ${l.serverCpuMsPerPut.toFixed(2)} ms server CPU/put, ${
+          l.messagesPerPut.toFixed(1)
+        } raft msgs/put`,
         "",
       ]);
       rows.push([

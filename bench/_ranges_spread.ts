@@ -54,6 +54,8 @@ export interface SpreadRun {
   /** Scheduler turns and leader quiesces per second on each node (warm-up included). */
   turnsPerSecond: number[];
   quiescesPerSecond: number[];
+  /** Raft messages each node sent per second (warm-up included). */
+  messagesPerSecond: number[];
 }
 
 /** A layout's runs summarised. */
@@ -66,6 +68,8 @@ export interface SpreadLayout {
   p99Ms: number;
   /** Server CPU milliseconds per put, summed over the nodes (mean over the rounds). */
   serverCpuMsPerPut: number;
+  /** Raft messages between nodes per put, all nodes (mean over the rounds). */
+  messagesPerPut: number;
 }
 
 /** The outcome of {@linkcode runSpread}. */
@@ -145,6 +149,7 @@ async function runOne(
       });
     const turnsPerSecond = perSecond((s) => s.turns);
     const quiescesPerSecond = perSecond((s) => s.leaderQuiesces);
+    const messagesPerSecond = perSecond((s) => s.messagesSent);
     const end = cpuTo ?? bench.cpuSeconds();
     const serverCpuPercent = end.map((c, i) => ((c - (cpuFrom?.[i] ?? c)) / options.seconds) * 100);
     log(
@@ -155,7 +160,8 @@ async function runOne(
         `${serverCpuPercent.map((p) => `${p.toFixed(0)}%`).join("/")}, machine ` +
         `${result.cpu.machinePercent.toFixed(0)}%, turns/s ` +
         `${turnsPerSecond.map((t) => t.toFixed(0)).join("/")}, quiesces/s ` +
-        `${quiescesPerSecond.map((t) => t.toFixed(0)).join("/")}`,
+        `${quiescesPerSecond.map((t) => t.toFixed(0)).join("/")}, raft msgs/s ` +
+        `${messagesPerSecond.map((t) => t.toFixed(0)).join("/")}`,
     );
     return {
       ranges,
@@ -171,6 +177,7 @@ async function runOne(
       machinePercent: result.cpu.machinePercent,
       turnsPerSecond,
       quiescesPerSecond,
+      messagesPerSecond,
     };
   } finally {
     target?.close();
@@ -203,6 +210,9 @@ function summarize(ranges: number, runs: SpreadRun[]): SpreadLayout {
       mine.map((r) =>
         (r.serverCpuPercent.reduce((a, b) => a + b, 0) * 10) / Math.max(1, r.opsPerSecond)
       ),
+    ),
+    messagesPerPut: mean(
+      mine.map((r) => r.messagesPerSecond.reduce((a, b) => a + b, 0) / Math.max(1, r.opsPerSecond)),
     ),
   };
 }

@@ -86,6 +86,8 @@ export interface SchedulerCounters {
   readies: number;
   /** Times a leader quiesced its range. */
   leaderQuiesces: number;
+  /** Raft messages handed to the transport (snapshots not included). */
+  messagesSent: number;
   /** Quiesced followers woken because their leader's node was not live. */
   orphansWoken: number;
 }
@@ -102,6 +104,7 @@ export class RaftScheduler {
     replicasInTurns: 0,
     readies: 0,
     leaderQuiesces: 0,
+    messagesSent: 0,
     orphansWoken: 0,
   };
   readonly #deps: RaftSchedulerDeps;
@@ -243,6 +246,7 @@ export class RaftScheduler {
   /** Hands one batch to the transport, noting that `to` got something this tick. */
   #transmit(to: number, messages: RangeMessage[]): void {
     this.#sentSinceTick.add(to);
+    this.counters.messagesSent += messages.length;
     this.#deps.transport.send(to, messages);
   }
 

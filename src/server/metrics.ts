@@ -84,6 +84,8 @@ export interface SchedulerState {
   replicaTicks: number;
   /** Times a leader quiesced its range since start. */
   leaderQuiesces: number;
+  /** Raft messages sent to other nodes since start. */
+  messagesSent: number;
 }
 
 /** Options of {@linkcode createNodeMetrics}. */
@@ -285,6 +287,11 @@ function createSchedulerMetrics(registry: Registry): {
     "rangedb_raft_leader_quiesces_total",
     "Times a leader quiesced its range since start.",
     (s) => s.leaderQuiesces,
+  );
+  counter(
+    "rangedb_raft_messages_sent_total",
+    "Raft messages sent to other nodes since start (snapshots not included).",
+    (s) => s.messagesSent,
   );
   return { watch: (fn) => read = fn };
 }

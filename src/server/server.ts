@@ -377,6 +377,7 @@ export async function startServer(
       turns: opened.scheduler.counters.turns,
       replicaTicks: opened.scheduler.counters.replicaTicks,
       leaderQuiesces: opened.scheduler.counters.leaderQuiesces,
+      messagesSent: opened.scheduler.counters.messagesSent,
     }));
     transport.setHandler(handler);
     raftStreams = transport;

@@ -79,6 +79,7 @@ export function totals(
     replicasInTurns: 0,
     readies: 0,
     leaderQuiesces: 0,
+    messagesSent: 0,
     orphansWoken: 0,
   };
   for (const st of stores) {

@@ -108,7 +108,14 @@ Deno.test("NodeMetrics.watchScheduler() reads the scheduler's state at every scr
   const metrics = createNodeMetrics({ node: "n4" }, { defaultMetrics: false });
   let text = await metrics.render();
   assert.equal(sample(text, 'rangedb_raft_replicas{node="n4"}'), 0, "0 before the store opens");
-  const state = { replicas: 10_000, awake: 12, turns: 7, replicaTicks: 30, leaderQuiesces: 3 };
+  const state = {
+    replicas: 10_000,
+    awake: 12,
+    turns: 7,
+    replicaTicks: 30,
+    leaderQuiesces: 3,
+    messagesSent: 40,
+  };
   metrics.watchScheduler(() => state);
   metrics.storeMetrics.turnBlocked(150);
   metrics.storeMetrics.turnBlocked(2);
@@ -118,6 +125,7 @@ Deno.test("NodeMetrics.watchScheduler() reads the scheduler's state at every scr
   assert.equal(sample(text, 'rangedb_raft_turns_total{node="n4"}'), 7);
   assert.equal(sample(text, 'rangedb_raft_replica_ticks_total{node="n4"}'), 30);
   assert.equal(sample(text, 'rangedb_raft_leader_quiesces_total{node="n4"}'), 3);
+  assert.equal(sample(text, 'rangedb_raft_messages_sent_total{node="n4"}'), 40);
   assert.equal(sample(text, 'rangedb_raft_turn_blocked_seconds_count{node="n4"}'), 2);
   assert.equal(sample(text, 'rangedb_raft_turn_blocked_seconds_bucket{le="0.1",node="n4"}'), 1);
   state.awake = 0;
