@@ -177,6 +177,8 @@ export class Replica {
       checkQuorum: true,
       preVote: true,
       readOnlyOption: ReadOnlyOption.Safe,
+      // Many ranges per node: a commit rides on the next append or heartbeat (0009).
+      lazyCommitBroadcast: true,
       random: deps.random,
       logger: this.#log,
     });

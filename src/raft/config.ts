@@ -79,6 +79,14 @@ export interface Config {
    * @default false
    */
   disableProposalForwarding?: boolean;
+  /**
+   * A leader whose commit index moves sends no appends just to say so: followers learn it with
+   * the next append or heartbeat (at most `heartbeatTick` ticks later). Commitment, and so the
+   * leader's apply and its answers, is unchanged; followers apply later. With many groups per
+   * node this saves an append and its response per group and write (docs/design/0009).
+   * @default false
+   */
+  lazyCommitBroadcast?: boolean;
   /** Injected randomness for election jitter; Raft never calls Math.random. */
   random: Random;
   /**
@@ -109,6 +117,7 @@ export interface ResolvedConfig {
   preVote: boolean;
   readOnlyOption: ReadOnlyOption;
   disableProposalForwarding: boolean;
+  lazyCommitBroadcast: boolean;
   random: Random;
   plantedBugs: ReadonlySet<PlantedBug>;
   logger: RaftLogger;
@@ -166,6 +175,7 @@ export function resolveConfig(c: Config): ResolvedConfig {
     preVote: c.preVote ?? false,
     readOnlyOption,
     disableProposalForwarding: c.disableProposalForwarding ?? false,
+    lazyCommitBroadcast: c.lazyCommitBroadcast ?? false,
     random: c.random,
     plantedBugs: c.plantedBugs ?? NO_BUGS,
     logger: c.logger ?? SILENT,

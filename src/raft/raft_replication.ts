@@ -16,9 +16,10 @@ const NO_ENTRIES: Entry[] = [];
 
 /**
  * Sends the follower `to` an append when its progress allows: new entries when the window has
- * room, or an empty append when only the commit index is news to it (or when `sendIfEmpty`: the
- * empty append then checks where the follower's log is, e.g. after appends were lost). Falls back
- * to a snapshot when the entries it needs are compacted.
+ * room, or an empty append when only the commit index is news to it (never with
+ * `lazyCommitBroadcast`) or when `sendIfEmpty` (the empty append then checks where the
+ * follower's log is, e.g. after appends were lost). Falls back to a snapshot when the entries it
+ * needs are compacted.
  * @returns true when a message was sent
  */
 export function maybeSendAppend(r: Raft, to: NodeId, sendIfEmpty = false): boolean {
@@ -37,7 +38,11 @@ export function maybeSendAppend(r: Raft, to: NodeId, sendIfEmpty = false): boole
       break;
     default:
       sendEntries = !pr.isPaused() && pr.next <= last;
-      if (!sendEntries && !pr.canBumpCommit(commit) && !(sendIfEmpty && !pr.isPaused())) {
+      // A lazy leader lets a new commit index wait for the next append or heartbeat.
+      if (
+        !sendEntries && !(pr.canBumpCommit(commit) && !r.cfg.lazyCommitBroadcast) &&
+        !(sendIfEmpty && !pr.isPaused())
+      ) {
         return false;
       }
   }

@@ -88,8 +88,9 @@ export function stepLeader(r: Raft, m: Message): void {
       }
       if (r.maybeCommit()) {
         releasePendingReadIndexMessages(r);
-        // Every follower learns the new commit index with the next batch of appends.
-        r.appendsPending = true;
+        // Every follower learns the new commit index with the next batch of appends (or, when
+        // lazy, with the next append it gets anyway or the next heartbeat).
+        if (!r.cfg.lazyCommitBroadcast) r.appendsPending = true;
       }
       if (m.from !== r.id) {
         sendAppends(r, m.from);

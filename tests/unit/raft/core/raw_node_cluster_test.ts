@@ -303,3 +303,27 @@ Deno.test("RawNode.transferLeader() catches up a transferee whose appends were l
   c.pump(); // no tick: the leader probes the transferee right away
   assert.deepEqual(c.leaders(), [3]);
 });
+
+Deno.test("RawNode with lazyCommitBroadcast: a commit sends no append of its own; followers learn it at the next heartbeat", () => {
+  for (const lazy of [false, true]) {
+    const c = withLeader([1, 2, 3], { lazyCommitBroadcast: lazy });
+    const before = c.delivered.length;
+    c.get(1).node.propose(enc("x"));
+    c.pump();
+    const appends = c.delivered.slice(before).filter((m) => m.type === MessageType.App);
+    // One append per follower carries the entry; eager leaders send one more with the commit.
+    assert.equal(appends.length, lazy ? 2 : 4, `lazy ${lazy}`);
+    assert.deepEqual(c.get(1).applied, ["x"], "the leader applies at once either way");
+    const commit = c.get(1).node.status().hardState.commit;
+    for (const id of [2, 3]) {
+      const st = c.get(id).node.status().hardState.commit;
+      assert.equal(st, lazy ? commit - 1 : commit, `follower ${id}, lazy ${lazy}`);
+      assert.deepEqual(c.get(id).applied, lazy ? [] : ["x"]);
+    }
+    c.tick(1);
+    for (const id of [2, 3]) {
+      assert.equal(c.get(id).node.status().hardState.commit, commit);
+      assert.deepEqual(c.get(id).applied, ["x"], `follower ${id} after a heartbeat`);
+    }
+  }
+});
