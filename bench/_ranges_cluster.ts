@@ -99,22 +99,30 @@ export class BenchCluster {
    * How many ranges each node leads, in node order (as the meta copy names their leaders), with
    * the ranges whose leader the copy does not know, and the index of range 1's leader (-1 when
    * unknown): writes on ranges led elsewhere take their timestamps from it over the network.
+   * Polls for up to 5 s while some leader is unknown.
    */
   async leaderSpread(
     filter: (r: RangeStatus) => boolean = () => true,
   ): Promise<{ perNode: number[]; unknown: number; rangeOneLeader: number }> {
     const ids = await this.nodeIds();
-    const perNode = ids.map(() => 0);
-    let unknown = 0;
-    let rangeOneLeader = -1;
-    for (const r of await this.partitions()) {
-      if (r.rangeId === 1n) rangeOneLeader = ids.indexOf(Number(r.leaderNodeId));
-      if (!filter(r)) continue;
-      const i = ids.indexOf(Number(r.leaderNodeId));
-      if (i < 0) unknown++;
-      else perNode[i]++;
+    // Ranges split off a moment ago may not have a leader the answering node knows yet.
+    const deadline = Date.now() + 5_000;
+    for (;;) {
+      const perNode = ids.map(() => 0);
+      let unknown = 0;
+      let rangeOneLeader = -1;
+      for (const r of await this.partitions()) {
+        if (r.rangeId === 1n) rangeOneLeader = ids.indexOf(Number(r.leaderNodeId));
+        if (!filter(r)) continue;
+        const i = ids.indexOf(Number(r.leaderNodeId));
+        if (i < 0) unknown++;
+        else perNode[i]++;
+      }
+      if ((unknown === 0 && rangeOneLeader >= 0) || Date.now() > deadline) {
+        return { perNode, unknown, rangeOneLeader };
+      }
+      await new Promise((resolve) => setTimeout(resolve, 100));
     }
-    return { perNode, unknown, rangeOneLeader };
   }
 
   /** The numeric node id of each node, by node index. */

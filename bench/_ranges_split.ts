@@ -99,7 +99,7 @@ export async function runSplit(
     const t0 = performance.now();
     await load(db, 0, keys, options);
     const loadSeconds = (performance.now() - t0) / 1000;
-    const loaded = await rangeOf(db, splitKey(0));
+    const loaded = await rangeHolding(db, splitKey(0), keys);
     log(
       `split: loaded in ${loadSeconds.toFixed(1)} s (${
         (bytes / 2 ** 20 / loadSeconds).toFixed(1)
@@ -132,7 +132,8 @@ async function timeAutoSplit(
   log: (line: string) => void,
 ): Promise<SplitTiming> {
   const db = bench.db;
-  const right = await rangeOf(db, splitKey(loadedKeys - 1));
+  const mid = Math.floor(loadedKeys / 2);
+  const right = await rangeHolding(db, splitKey(loadedKeys - 1), loadedKeys - mid);
   const missing = RANGE_MAX_BYTES + MARGIN_BYTES - Number(right.liveBytes);
   const more = Math.max(1, Math.ceil(missing / rowBytes(options.valueSize)));
   log(`split: loading ${more} more keys (${mib(missing)}) into range ${right.rangeId} past 64 MiB`);
@@ -241,6 +242,19 @@ async function load(
 }
 
 /** The range holding `key`, with its stats, from the meta copy. */
+/**
+ * The range holding `key` once its stats count at least `keys` live keys: a follower answering
+ * the partition list learns the last commits with the next append or heartbeat (at most a tick).
+ */
+async function rangeHolding(db: RangeDbClient, key: string, keys: number): Promise<RangeStatus> {
+  const deadline = Date.now() + 5_000;
+  for (;;) {
+    const range = await rangeOf(db, key);
+    if (Number(range.liveKeys) >= keys || Date.now() > deadline) return range;
+    await sleep(50);
+  }
+}
+
 async function rangeOf(db: RangeDbClient, key: string): Promise<RangeStatus> {
   const all = (await db.admin.listPartitions()).partitions;
   const found = all.find((p) =>

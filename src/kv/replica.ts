@@ -136,6 +136,8 @@ export class Replica {
   #stagedCommands = 0;
   /** Idle: no ticks (`replica_quiesce.ts`). Cleared by anything but a heartbeat (response). */
   quiesced = false;
+  /** The commit index of the last tick at which this leader could have quiesced (replica_quiesce.ts). */
+  quiesceCommit = -1;
   /** Why the replica was closed (merged away, store stopped): later callers fail with it. */
   #closed: Error | undefined;
 

@@ -10,8 +10,11 @@
  * - A **leader** quiesces (on a tick, instead of ticking) when it has applied its whole log
  *   durably (applied = commit = last index), every follower's match is its last index with
  *   nothing in flight (replicate state, no snapshot), no proposal or read waits here or in
- *   Raft, no leader transfer runs, and every follower's node is live. It then sends each
- *   follower a heartbeat marked `quiesce` with its term and commit.
+ *   Raft, no leader transfer runs, every follower's node is live, and the previous tick found
+ *   all this with the same commit index. It then sends each follower a heartbeat marked
+ *   `quiesce` with its term and commit. The tick in between sends an ordinary heartbeat with
+ *   that commit: a leader broadcasts its commit index lazily (`lazyCommitBroadcast`), and a
+ *   follower waiting for one of its own proposals to apply cannot quiesce until it learnt it.
  * - A **follower** steps that heartbeat as a normal one, and quiesces when the sender is its
  *   leader in the same term and its last index, its commit and the heartbeat's commit are equal,
  *   with no proposal or read waiting. A follower that does not quiesce keeps ticking; if it
@@ -51,6 +54,11 @@ export interface QuiescingReplica {
   hasPendingWork(): boolean;
   /** Whether anything waits in the inbox. */
   hasInbox(): boolean;
+  /**
+   * The commit index of the last tick at which this leader could have quiesced (set by
+   * {@linkcode leaderQuiesceHeartbeats}); -1 before any.
+   */
+  quiesceCommit: number;
 }
 
 /**
@@ -58,7 +66,7 @@ export interface QuiescingReplica {
  * quiesce (see the module doc for the conditions).
  *
  * @param r the replica, which must not be in the middle of a turn (between `ready()` and
- *   `advance()`)
+ *   `advance()`); its `quiesceCommit` is updated
  * @param isLive whether a node was heard from within an election timeout
  * @returns one heartbeat per follower (none for a single-voter range), or undefined
  */
@@ -87,7 +95,13 @@ export function leaderQuiesceHeartbeats(
     }
     heartbeats.push(quiesceHeartbeat(self, id, st.term, Math.min(pr.match, st.commit)));
   });
-  return all ? heartbeats : undefined;
+  if (!all) return undefined;
+  // First tick at this commit: tick as usual, so that the heartbeat tells followers the commit.
+  if (r.quiesceCommit !== st.commit) {
+    r.quiesceCommit = st.commit;
+    return undefined;
+  }
+  return heartbeats;
 }
 
 /**

@@ -310,6 +310,9 @@ export class StoreRanges implements ReplicaLifecycle {
     if (this.#created.length === 0 && this.#destroyed.size === 0) return;
     const { replicas, logger } = this.#deps;
     for (const [rangeId, into] of this.#destroyed) {
+      // Followers learn of the merge at once, rather than with the next append or heartbeat.
+      const absorbing = replicas.get(into);
+      if (absorbing?.isLeader) absorbing.enqueueEvent(() => absorbing.raw.broadcastCommit());
       const r = replicas.get(rangeId);
       replicas.delete(rangeId);
       this.tombstones.set(rangeId, into);
@@ -330,7 +333,13 @@ export class StoreRanges implements ReplicaLifecycle {
       const parentLed = replicas.get(c.parentRangeId)?.isLeader ?? false;
       // The parent's leader's replica campaigns at once: the new range has a leader within a
       // round trip instead of an election timeout.
-      if (parentLed) fresh.enqueueEvent(() => fresh.raw.campaign());
+      // Its followers learn of the split at once (commits travel lazily otherwise), so that its
+      // votes and first appends find the range created, not an uninitialized replica.
+      if (parentLed) {
+        const parent = replicas.get(c.parentRangeId)!;
+        parent.enqueueEvent(() => parent.raw.broadcastCommit());
+        fresh.enqueueEvent(() => fresh.raw.campaign());
+      }
       logger.info("range created by split", {
         range_id: rangeId,
         parent_range_id: c.parentRangeId,

@@ -105,6 +105,23 @@ function maybeSendSnapshot(r: Raft, to: NodeId, pr: Progress): boolean {
   return true;
 }
 
+/**
+ * Sends every replicating follower that was not yet sent the leader's commit index an append
+ * carrying it (empty unless entries are due anyway): what an eager leader does on every commit,
+ * on demand for a lazy one (`lazyCommitBroadcast`).
+ */
+export function bcastCommit(r: Raft): void {
+  const commit = r.raftLog.committed;
+  for (const id of r.trk.sortedIds()) {
+    if (id === r.id) continue;
+    const pr = r.trk.progress.get(id)!;
+    if (pr.state !== ProgressState.Replicate || pr.isPaused() || !pr.canBumpCommit(commit)) {
+      continue;
+    }
+    maybeSendAppend(r, id, true);
+  }
+}
+
 /** Sends every follower all the appends its window allows. */
 export function bcastAppend(r: Raft): void {
   r.appendsPending = false;

@@ -20,6 +20,7 @@ import { isRaftError, RaftError } from "./errors.ts";
 import { isLocalMsg, isResponseMsg, newMessage } from "./messages.ts";
 import { Raft } from "./raft.ts";
 import { confChangeEntry } from "./raft_conf_change.ts";
+import { bcastCommit } from "./raft_replication.ts";
 import { selfAck } from "./raft_step_leader.ts";
 import type { BasicStatus, ProgressStatus, Status } from "./status.ts";
 import { progressStateName } from "./tracker/progress.ts";
@@ -147,6 +148,15 @@ export class RawNode {
     const m = newMessage(MessageType.ReadIndex, 0);
     m.context = ctx;
     this.r.step(m);
+  }
+
+  /**
+   * On a leader, tells every follower the commit index now (in the next Ready) rather than with
+   * the next append or heartbeat; nothing elsewhere. For commands whose followers should apply
+   * them at once under `lazyCommitBroadcast` (a split, whose new range's leader campaigns at once).
+   */
+  broadcastCommit(): void {
+    if (this.r.state === StateType.Leader) bcastCommit(this.r);
   }
 
   /** Asks the leader to hand leadership to `transferee` (forwarded by followers). */

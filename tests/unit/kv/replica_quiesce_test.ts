@@ -28,6 +28,8 @@ function replica(raw: RawNode, over: Partial<QuiescingReplica> = {}): QuiescingR
     appliedIndex: raw.basicStatus().applied,
     hasPendingWork: () => false,
     hasInbox: () => false,
+    // The previous tick already found the leader ready to quiesce at this commit.
+    quiesceCommit: raw.basicStatus().commit,
     ...over,
   };
 }
@@ -51,6 +53,20 @@ Deno.test("leaderQuiesceHeartbeats() gives each follower a heartbeat with the te
     ]],
   );
   assert.equal(leaderQuiesceHeartbeats(replica(c.get(2).node), live), undefined, "a follower");
+});
+
+Deno.test("leaderQuiesceHeartbeats() waits one tick at a new commit index, so that a heartbeat tells it first", () => {
+  const c = settled();
+  const leader = c.get(1).node;
+  const r = replica(leader, { quiesceCommit: -1 });
+  assert.equal(leaderQuiesceHeartbeats(r, live), undefined, "first tick at this commit");
+  assert.equal(r.quiesceCommit, leader.basicStatus().commit);
+  assert.ok(leaderQuiesceHeartbeats(r, live), "the next tick at the same commit");
+  leader.propose(enc("c"));
+  c.pump();
+  const after = replica(leader, { quiesceCommit: r.quiesceCommit });
+  assert.equal(leaderQuiesceHeartbeats(after, live), undefined, "the commit moved");
+  assert.ok(leaderQuiesceHeartbeats(after, live), "and stayed for a tick");
 });
 
 Deno.test("leaderQuiesceHeartbeats() refuses while anything is unfinished", () => {

@@ -32,6 +32,12 @@ Deno.test("Store on a node whose parent has not split yet refuses the new range'
   await withSplitCluster(async (c) => {
     await put(c, "/a", "before");
     const lag = await follower(c, "/a");
+    // Followers learn a commit with the next append or heartbeat (lazyCommitBroadcast).
+    await waitFor(
+      async () => (await serializableValue(c, lag, "/a")) === "before",
+      10_000,
+      "the follower to apply the first put",
+    );
     // The lagging node hears nothing of range 2 (the parent), everything of the new range.
     c.net.drop = (_from, to, _m, rangeId) => to === lag && rangeId === 2;
     const res = await splitAt(c, b("/m"));

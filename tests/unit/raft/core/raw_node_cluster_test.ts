@@ -327,3 +327,25 @@ Deno.test("RawNode with lazyCommitBroadcast: a commit sends no append of its own
     }
   }
 });
+
+Deno.test("RawNode.broadcastCommit() tells lazily told followers the commit index at once", () => {
+  const c = withLeader([1, 2, 3], { lazyCommitBroadcast: true });
+  c.get(1).node.propose(enc("y"));
+  c.pump();
+  const commit = c.get(1).node.status().hardState.commit;
+  assert.equal(c.get(2).node.status().hardState.commit, commit - 1);
+  const before = c.delivered.length;
+  c.get(1).node.broadcastCommit();
+  c.pump();
+  const appends = c.delivered.slice(before).filter((m) => m.type === MessageType.App);
+  assert.deepEqual(appends.map((m) => [m.to, m.entries.length, m.commit]), [
+    [2, 0, commit],
+    [3, 0, commit],
+  ]);
+  for (const id of [2, 3]) assert.deepEqual(c.get(id).applied, ["y"]);
+  const again = c.delivered.length;
+  c.get(1).node.broadcastCommit();
+  c.get(2).node.broadcastCommit(); // a follower: nothing
+  c.pump();
+  assert.equal(c.delivered.length, again, "nothing new to tell");
+});
