@@ -3,7 +3,9 @@
  * that arrive between two scheduler turns share one ReadIndex request; each waits until the
  * replica has applied the index Raft answered, then the caller reads locally. A request that gets
  * no answer (a follower without a leader drops it, a leader may lose its role) is issued again
- * after two ticks, until the read's deadline.
+ * after two ticks, until the read's deadline; the earlier request stays valid, and the first
+ * answer to any of a read's requests releases it (a leader whose turns take longer than two
+ * ticks, a slow disk, answers every request late: abandoning them would starve every read).
  *
  * A request's context is `(node id, nonce, counter)`, the nonce random per replica object: a leader
  * tracks pending requests by context, and Raft answers a follower's request by its context alone,
@@ -22,11 +24,15 @@ interface PendingRead {
   reject(err: Error): void;
   deadline: number;
   index: number;
+  /** Set by the first answer to any of its requests. */
+  answered: boolean;
 }
 
 interface ReadGroup {
   reads: PendingRead[];
   ticks: number;
+  /** Its reads were queued for another request already; the group only waits for an answer. */
+  retried: boolean;
 }
 
 /** Ticks without an answer before a ReadIndex request is issued again. */
@@ -76,7 +82,7 @@ export class ReplicaReads {
   wait(deadline: number): Promise<void> {
     if (this.#closed !== undefined) return Promise.reject(this.#closed);
     return new Promise((resolve, reject) => {
-      this.#queued.push({ resolve, reject, deadline, index: 0 });
+      this.#queued.push({ resolve, reject, deadline, index: 0, answered: false });
       this.#wake();
     });
   }
@@ -93,6 +99,9 @@ export class ReplicaReads {
 
   /** Issues one ReadIndex request for every queued read (in a turn). */
   issue(): void {
+    if (this.#queued.some((r) => r.answered)) {
+      this.#queued = this.#queued.filter((r) => !r.answered);
+    }
     if (this.#queued.length === 0) return;
     const ctx = ++this.#ctx;
     const bytes = new Uint8Array(CTX_BYTES);
@@ -100,7 +109,7 @@ export class ReplicaReads {
     view.setBigUint64(0, this.#nodeId);
     view.setBigUint64(8, this.#nonce);
     view.setBigUint64(16, BigInt(ctx));
-    this.#groups.set(ctx, { reads: this.#queued, ticks: 0 });
+    this.#groups.set(ctx, { reads: this.#queued, ticks: 0, retried: false });
     this.#queued = [];
     this.#replica.raw.readIndex(bytes);
   }
@@ -114,6 +123,8 @@ export class ReplicaReads {
       if (group === undefined) continue;
       this.#groups.delete(ctx);
       for (const r of group.reads) {
+        if (r.answered) continue;
+        r.answered = true;
         r.index = rs.index;
         this.#awaiting.push(r);
       }
@@ -155,15 +166,15 @@ export class ReplicaReads {
       return false;
     };
     for (const [ctx, group] of this.#groups) {
-      group.reads = group.reads.filter(live);
+      group.reads = group.reads.filter((r) => !r.answered && live(r));
       if (group.reads.length === 0) {
         this.#groups.delete(ctx);
-      } else if (++group.ticks >= RETRY_TICKS) {
-        this.#groups.delete(ctx);
+      } else if (!group.retried && ++group.ticks >= RETRY_TICKS) {
+        group.retried = true;
         for (const r of group.reads) this.#queued.push(r);
       }
     }
-    this.#queued = this.#queued.filter(live);
+    this.#queued = this.#queued.filter((r) => !r.answered && live(r));
     this.#awaiting = this.#awaiting.filter(live);
     if (this.#queued.length > 0) this.#wake();
   }
