@@ -238,3 +238,46 @@ export function lastProcessStderr(cluster: TestCluster, i: number): string {
   const parts = cluster.stderrOf(i).split(/--- process (?:ended|abandoned) ---\n/);
   return cluster.isRunning(i) ? parts.at(-1)! : parts.at(-2) ?? "";
 }
+
+/**
+ * The range holding user key `key` and the index of the node leading it, from the partition
+ * list: polled until the bootstrap split has moved user keys out of range 1 and a running node
+ * leads their range.
+ */
+export async function rangeLeader(
+  cluster: TestCluster,
+  db: RangeDbClient,
+  key: string,
+  timeoutMs = 20_000,
+): Promise<{ rangeId: number; index: number }> {
+  const k = new TextEncoder().encode(key);
+  const deadline = Date.now() + timeoutMs;
+  let last = "no answer";
+  while (Date.now() < deadline) {
+    try {
+      const { partitions } = await db.admin.listPartitions({ timeoutMs: 5_000 });
+      const range = partitions.find((r) =>
+        compareBytes(r.start, k) <= 0 && (r.end.length === 0 || compareBytes(k, r.end) < 0)
+      );
+      const index = cluster.runningIndexes().find((i) =>
+        range !== undefined && cluster.nodes[i].client === range.leaderClientAddress
+      );
+      if (range !== undefined && Number(range.rangeId) !== 1 && index !== undefined) {
+        return { rangeId: Number(range.rangeId), index };
+      }
+      last = JSON.stringify({
+        rangeId: Number(range?.rangeId),
+        leader: range?.leaderClientAddress,
+      });
+    } catch (err) {
+      last = String(err);
+    }
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  throw new Error(`Cannot find the leader of the range of ${key} in ${timeoutMs} ms: ${last}`);
+}
+
+function compareBytes(a: Uint8Array, b: Uint8Array): number {
+  for (let i = 0; i < Math.min(a.length, b.length); i++) if (a[i] !== b[i]) return a[i] - b[i];
+  return a.length - b.length;
+}

@@ -7,7 +7,7 @@
  * @module
  */
 import assert from "node:assert/strict";
-import { connect, type RangeDbClient } from "../../src/client/mod.ts";
+import { connect } from "../../src/client/mod.ts";
 import { CRASH_FLUSH_MS, CRASH_POINTS } from "../../src/storage/crash_points.ts";
 import { type TestCluster, withCluster } from "../harness/cluster.ts";
 import { keyOf } from "../harness/cluster_workload.ts";
@@ -17,6 +17,7 @@ import {
   expectHistoriesOnEveryNode,
   expectMemberServes,
   lastProcessStderr,
+  rangeLeader,
   startArmed,
   WriteHistory,
   type WriteStream,
@@ -121,49 +122,6 @@ Deno.test("crashPoint() apply on a follower: it restarts and catches up", async 
     console.log(`${history.acked.size} acknowledged, ${history.unknown.size} unknown`);
   });
 });
-
-/**
- * The range holding user key `key` and the index of the node leading it, from the partition
- * list: polled until the bootstrap split has moved user keys out of range 1 and a running node
- * leads their range.
- */
-async function rangeLeader(
-  cluster: TestCluster,
-  db: RangeDbClient,
-  key: string,
-  timeoutMs = 20_000,
-): Promise<{ rangeId: number; index: number }> {
-  const k = new TextEncoder().encode(key);
-  const deadline = Date.now() + timeoutMs;
-  let last = "no answer";
-  while (Date.now() < deadline) {
-    try {
-      const { partitions } = await db.admin.listPartitions({ timeoutMs: 5_000 });
-      const range = partitions.find((r) =>
-        compareBytes(r.start, k) <= 0 && (r.end.length === 0 || compareBytes(k, r.end) < 0)
-      );
-      const index = cluster.runningIndexes().find((i) =>
-        range !== undefined && cluster.nodes[i].client === range.leaderClientAddress
-      );
-      if (range !== undefined && Number(range.rangeId) !== 1 && index !== undefined) {
-        return { rangeId: Number(range.rangeId), index };
-      }
-      last = JSON.stringify({
-        rangeId: Number(range?.rangeId),
-        leader: range?.leaderClientAddress,
-      });
-    } catch (err) {
-      last = String(err);
-    }
-    await new Promise((r) => setTimeout(r, 200));
-  }
-  throw new Error(`Cannot find the leader of the range of ${key} in ${timeoutMs} ms: ${last}`);
-}
-
-function compareBytes(a: Uint8Array, b: Uint8Array): number {
-  for (let i = 0; i < Math.min(a.length, b.length); i++) if (a[i] !== b[i]) return a[i] - b[i];
-  return a.length - b.length;
-}
 
 /**
  * Makes node `x` the leader of the range that `history` writes to: the third node is killed

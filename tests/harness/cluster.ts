@@ -223,8 +223,9 @@ export class TestCluster implements AsyncDisposable {
   ): Promise<ServerExit | undefined> {
     const proc = this.#procs[this.#node(i).index];
     if (proc === undefined) return undefined;
-    // A stopped process would hold SIGTERM until it is continued.
-    if (this.#paused.delete(i)) proc.signal("SIGCONT");
+    // A stopped process would hold SIGTERM until it is continued; SIGKILL ends it stopped, so
+    // that it runs not one more instruction.
+    if (this.#paused.delete(i) && signal !== "SIGKILL") proc.signal("SIGCONT");
     const exit = await proc.stop(signal, SIGTERM_GRACE_MS);
     this.#retire(i);
     return exit;
