@@ -94,6 +94,13 @@ export class StoreReads {
       );
     }
     if (options?.serializable || isPlanted("stale-reads")) return true;
+    // A deadline already past fails at once, not only if the next tick comes before an answer.
+    if (this.#store.clock.now() >= deadline) {
+      throw new RangeDbError(
+        ErrorCode.TIMEOUT,
+        `Cannot read as the deadline passed before a linearizable read point was confirmed: range is ${r.rangeId}`,
+      );
+    }
     try {
       await r.reads.wait(deadline);
       return true;
