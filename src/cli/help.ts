@@ -62,9 +62,8 @@ escaped like \\xff; "-" is the start and "+inf" the end of the key space), leade
 keys, size, writes per second and generation. A range frozen for a merge shows "(frozen)".
   --show-migrations  also list the splits and merges in flight on every node`,
   "admin partition split":
-    `Splits the range holding KEY at KEY: a new range takes the keys before KEY, the
-old range keeps KEY and the keys after it. No data moves. KEY must be a user key (starting with /)
-and not already a range boundary.
+    `The new range holds the keys before KEY; the old range keeps KEY and the keys after it. No
+data moves. KEY must be a user key (starting with /) and not already a range boundary.
   --dry-run  only check that the split is possible and print what it would do`,
   "admin partition merge":
     `Merges range RANGE_ID into its right-hand neighbour (the range starting where it ends);
