@@ -18,7 +18,7 @@
 import type { TestCluster } from "../harness/cluster.ts";
 import { type NetnsHosts, randomPartition } from "../harness/netns.ts";
 import type { Rng } from "../sim/rng.ts";
-import { tail } from "../harness/cluster_support.ts";
+import { sleepUnlessAborted, tail } from "../harness/cluster_support.ts";
 
 /** The fault kinds of `deno task test:faults --faults`. */
 export const FAULT_KINDS = ["none", "kill", "pause", "partition", "mixed"] as const;
@@ -94,11 +94,11 @@ export class Nemesis {
   async run(signal: AbortSignal): Promise<void> {
     if (this.kind === "none") return;
     while (!signal.aborted) {
-      await this.#sleep(this.rng.range(...this.#gap), signal);
+      await sleepUnlessAborted(this.rng.range(...this.#gap), signal);
       if (signal.aborted) break;
       await this.checkCrashes();
       await this.#inject(this.kind === "mixed" ? this.#mixedPick() : this.kind);
-      await this.#sleep(this.rng.range(...this.#hold), signal);
+      await sleepUnlessAborted(this.rng.range(...this.#hold), signal);
       if (signal.aborted) break;
       await this.healAll();
     }
@@ -228,18 +228,5 @@ export class Nemesis {
     if (detail !== undefined) event.detail = detail;
     this.events.push(event);
     this.log(`${(event.at / 1000).toFixed(1)}s ${action} ${nodes.join(",")} ${detail ?? ""}`);
-  }
-
-  #sleep(ms: number, signal: AbortSignal): Promise<void> {
-    return new Promise((resolve) => {
-      if (signal.aborted) return resolve();
-      const timer = setTimeout(done, ms);
-      function done() {
-        clearTimeout(timer);
-        signal.removeEventListener("abort", done);
-        resolve();
-      }
-      signal.addEventListener("abort", done);
-    });
   }
 }

@@ -16,6 +16,7 @@
  */
 import { connect, type RangeDbClient } from "../../src/client/mod.ts";
 import type { Rng } from "../sim/rng.ts";
+import { sleepUnlessAborted } from "../harness/cluster_support.ts";
 
 /** What the churner did, for the run's summary. */
 export interface ChurnCounts {
@@ -80,7 +81,7 @@ export class SplitChurner {
     const db = await connect({ endpoints: [...this.endpoints], timeoutMs: this.#timeoutMs });
     try {
       for (let round = 0; !signal.aborted; round++) {
-        await sleep(this.rng.range(...this.#gap), signal);
+        await sleepUnlessAborted(this.rng.range(...this.#gap), signal);
         if (signal.aborted) break;
         if (round % 5 === 0) await this.#refreshSample(db);
         const ranges = await this.#userRanges(db);
@@ -158,17 +159,4 @@ export class SplitChurner {
     if (this.failures.length < 20) this.failures.push(message);
     this.log(`churn: ${message}`);
   }
-}
-
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    if (signal.aborted) return resolve();
-    const timer = setTimeout(done, ms);
-    function done() {
-      clearTimeout(timer);
-      signal.removeEventListener("abort", done);
-      resolve();
-    }
-    signal.addEventListener("abort", done);
-  });
 }

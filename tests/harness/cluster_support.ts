@@ -96,3 +96,17 @@ export function parseMembers(nodes: unknown): ClusterMember[] {
     leader: n.leader === true,
   }));
 }
+
+/** Sleeps `ms`, or less: resolves as soon as `signal` aborts (at once when it already has). */
+export function sleepUnlessAborted(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    if (signal.aborted) return resolve();
+    const timer = setTimeout(done, ms);
+    function done() {
+      clearTimeout(timer);
+      signal.removeEventListener("abort", done);
+      resolve();
+    }
+    signal.addEventListener("abort", done);
+  });
+}

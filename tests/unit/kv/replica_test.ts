@@ -4,9 +4,24 @@ import { createLogger } from "../../../src/base/logger.ts";
 import { newCommand } from "../../../src/kv/command.ts";
 import { NO_METRICS } from "../../../src/kv/metrics.ts";
 import { Replica } from "../../../src/kv/replica.ts";
-import { openLmdbEngine } from "../../../src/storage/mod.ts";
+import { type Engine, openLmdbEngine } from "../../../src/storage/mod.ts";
 import { createMemoryEngine } from "../../../src/storage/memory_engine.ts";
 import { ErrorCode, RangeDbError } from "../../../src/base/errors.ts";
+
+/** A replica's dependencies over `engine`: node 1, a manual clock, no metrics. */
+function deps(engine: Engine) {
+  return {
+    engine,
+    nodeId: 1,
+    clock: new ManualClock({ now: 1_700_000_000_000 }),
+    logger: createLogger({ level: "error" }),
+    metrics: NO_METRICS,
+    electionTick: 10,
+    heartbeatTick: 1,
+    random: Math.random,
+    markDirty: () => {},
+  };
+}
 
 Deno.test("Replica.propose() does not reuse a sequence after a restart with the clock stepped back", async () => {
   const dir = await Deno.makeTempDir({ prefix: "rangedb-replica-" });
@@ -16,17 +31,7 @@ Deno.test("Replica.propose() does not reuse a sequence after a restart with the 
     // Two runs of the same node; the second starts with its clock where the first one started.
     for (let run = 0; run < 2; run++) {
       const replica = new Replica(
-        {
-          engine,
-          nodeId: 1,
-          clock: new ManualClock({ now: 1_700_000_000_000 }),
-          logger: createLogger({ level: "error" }),
-          metrics: NO_METRICS,
-          electionTick: 10,
-          heartbeatTick: 1,
-          random: Math.random,
-          markDirty: () => {},
-        },
+        deps(engine),
         1,
         undefined,
       );
@@ -47,17 +52,7 @@ Deno.test("Replica.propose() does not reuse a sequence after a restart with the 
 Deno.test("Replica.propose() and reads.wait() fail at once with the close error once the replica was closed", async () => {
   const engine = createMemoryEngine();
   const replica = new Replica(
-    {
-      engine,
-      nodeId: 1,
-      clock: new ManualClock({ now: 1_700_000_000_000 }),
-      logger: createLogger({ level: "error" }),
-      metrics: NO_METRICS,
-      electionTick: 10,
-      heartbeatTick: 1,
-      random: Math.random,
-      markDirty: () => {},
-    },
+    deps(engine),
     4,
     undefined,
   );
